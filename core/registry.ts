@@ -1,0 +1,43 @@
+/**
+ * Plugin discovery. Every folder `plugins/inputs/<name>/` and
+ * `plugins/outputs/<name>/` whose compiled `index.js` default-exports a plugin
+ * descriptor is registered under `<name>`. The core names no plugin.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from './assets';
+import type { AnyPlugin, InputPlugin, OutputPlugin } from './plugin';
+
+export class PluginRegistry {
+  readonly inputs = new Map<string, InputPlugin>();
+  readonly outputs = new Map<string, OutputPlugin>();
+
+  register(p: AnyPlugin): void {
+    if (p.kind === 'input') this.inputs.set(p.name, p);
+    else this.outputs.set(p.name, p);
+  }
+}
+
+let cached: PluginRegistry | undefined;
+
+/** Loads all plugins found under `<root>/dist/plugins` (or an explicit compiled plugins folder). */
+export function loadRegistry(pluginsDir: string = path.join(repoRoot, 'dist', 'plugins')): PluginRegistry {
+  if (cached && pluginsDir === path.join(repoRoot, 'dist', 'plugins')) return cached;
+  const reg = new PluginRegistry();
+  for (const kind of ['inputs', 'outputs'] as const) {
+    const base = path.join(pluginsDir, kind);
+    if (!fs.existsSync(base)) continue;
+    for (const name of fs.readdirSync(base).sort()) {
+      const index = path.join(base, name, 'index.js');
+      if (!fs.existsSync(index)) continue;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(index) as { default?: AnyPlugin };
+      const p = mod.default;
+      if (!p || (p.kind !== 'input' && p.kind !== 'output')) continue;
+      if (p.name !== name) throw new Error(`plugin folder ${kind}/${name} exports a plugin named "${p.name}"`);
+      reg.register(p);
+    }
+  }
+  cached = reg;
+  return reg;
+}
