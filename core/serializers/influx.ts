@@ -97,8 +97,11 @@ export function formatFieldValue(f: Field, uintSupport: boolean): string | undef
       return v + 'i';
     case FieldType.Uint:
       if (uintSupport) return (typeof v === 'number' ? Math.trunc(v) : v) + 'u';
-      if (typeof v === 'number') return (v <= Number.MAX_SAFE_INTEGER ? Math.trunc(v) + 'i' : BigInt(Math.trunc(v)) > INT64_MAX ? INT64_MAX_STR + 'i' : BigInt(Math.trunc(v)) + 'i');
-      return (v > INT64_MAX ? INT64_MAX_STR : String(v)) + 'i';
+      if (typeof v === 'number') {
+        if (v <= Number.MAX_SAFE_INTEGER) return Math.trunc(v) + 'i';
+        return (v >= 9223372036854775807 ? INT64_MAX_STR : BigInt(Math.trunc(v)).toString()) + 'i';
+      }
+      return ((v as bigint) > INT64_MAX ? INT64_MAX_STR : String(v)) + 'i';
     case FieldType.Float: {
       const n = typeof v === 'number' ? v : Number(v);
       if (n !== n || n === Infinity || n === -Infinity) return undefined;
