@@ -1,0 +1,239 @@
+/**
+ * A small HTTP(S) client for outputs that POST to a server (InfluxDB v1/v2):
+ * keep-alive agents, one overall deadline per request (connect + send +
+ * response), TLS client options, basic auth, unix sockets and a plain-HTTP
+ * forward proxy. Everything is asynchronous so a slow or dead server never
+ * blocks the event loop that gathers metrics.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { repoRoot } from '../assets';
+
+export interface TlsClientOptions {
+  tls_ca?: string;
+  tls_cert?: string;
+  tls_key?: string;
+  tls_key_pwd?: string;
+  tls_server_name?: string;
+  insecure_skip_verify?: boolean;
+}
+
+export interface HttpClientOptions {
+  /** Base URL: http://, https:// or unix:///path/to/socket. May carry user:password. */
+  url: string;
+  timeoutMs: number;
+  headers?: Record<string, string>;
+  username?: string;
+  password?: string;
+  tls?: TlsClientOptions;
+  /** Forward proxy for http:// targets (https:// through a proxy is not supported). */
+  proxy?: string;
+  /** Local address to bind outgoing connections to (Telegraf's `local_address`). */
+  localAddress?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Go's `resp.Status` form, e.g. `400 Bad Request`. */
+  statusLine: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export class HttpTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timeout after ${ms} ms awaiting response`);
+    this.name = 'HttpTimeoutError';
+  }
+}
+
+/** A URL fit for logs: user info replaced, so credentials never reach a log line. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.username || u.password) {
+      u.username = 'redacted';
+      u.password = '';
+    }
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    // Not parseable: strip anything that looks like user info.
+    return raw.replace(/\/\/[^@/]*@/, '//redacted@');
+  }
+}
+
+/** Removes a trailing slash so `path.join`-like concatenation works. */
+function trimSlash(p: string): string {
+  return p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+export class HttpClient {
+  readonly displayUrl: string;
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly isHttps: boolean;
+  private readonly socketPath?: string;
+  private readonly proxy?: URL;
+  private readonly authHeader?: string;
+  private readonly headers: Record<string, string>;
+  private readonly localAddress?: string;
+  readonly timeoutMs: number;
+
+  constructor(opts: HttpClientOptions) {
+    const u = new URL(opts.url);
+    this.displayUrl = redactUrl(opts.url);
+    let username = opts.username ?? '';
+    let password = opts.password ?? '';
+    if (!username && !password && (u.username || u.password)) {
+      username = decodeURIComponent(u.username);
+      password = decodeURIComponent(u.password);
+    }
+    u.username = '';
+    u.password = '';
+    this.base = u;
+    if (username || password) this.authHeader = 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
+    this.headers = { ...(opts.headers ?? {}) };
+    this.timeoutMs = opts.timeoutMs;
+    this.localAddress = opts.localAddress || undefined;
+    switch (u.protocol) {
+      case 'http:':
+        this.isHttps = false;
+        this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+        break;
+      case 'https:':
+        this.isHttps = true;
+        this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, ...tlsAgentOptions(opts.tls) });
+        break;
+      case 'unix:':
+        this.isHttps = false;
+        this.socketPath = u.pathname;
+        this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+        break;
+      default:
+        throw new Error(`unsupported scheme "${u.protocol.replace(/:$/, '')}"`);
+    }
+    if (opts.proxy) {
+      const p = new URL(opts.proxy);
+      if (p.protocol !== 'http:') throw new Error(`unsupported proxy scheme "${p.protocol.replace(/:$/, '')}"`);
+      if (this.isHttps) throw new Error('http_proxy is only supported for http:// URLs');
+      if (this.socketPath === undefined) this.proxy = p;
+    }
+  }
+
+  /** The base URL's path joined with `path` (which starts with `/`), plus the query. */
+  private target(path: string, query?: URLSearchParams): string {
+    const basePath = this.socketPath !== undefined ? '' : trimSlash(this.base.pathname);
+    const q = query && [...query.keys()].length > 0 ? '?' + query.toString() : '';
+    return basePath + path + q;
+  }
+
+  request(method: string, path: string, query: URLSearchParams | undefined, body: Buffer | string | undefined, headers: Record<string, string> = {}): Promise<HttpResponse> {
+    const pathAndQuery = this.target(path, query);
+    const allHeaders: Record<string, string | number> = { ...this.headers, ...headers };
+    if (this.authHeader && !hasHeader(allHeaders, 'authorization')) allHeaders['Authorization'] = this.authHeader;
+    if (body !== undefined) allHeaders['Content-Length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    const reqOpts: http.RequestOptions = { method, agent: this.agent, headers: allHeaders };
+    if (this.localAddress) reqOpts.localAddress = this.localAddress;
+    if (this.socketPath !== undefined) {
+      reqOpts.socketPath = this.socketPath;
+      reqOpts.path = pathAndQuery;
+      if (!hasHeader(allHeaders, 'host')) allHeaders['Host'] = '127.0.0.1';
+    } else if (this.proxy) {
+      reqOpts.host = this.proxy.hostname;
+      reqOpts.port = this.proxy.port || 80;
+      reqOpts.path = `${this.base.protocol}//${this.base.host}${pathAndQuery}`;
+      if (!hasHeader(allHeaders, 'host')) allHeaders['Host'] = this.base.host;
+    } else {
+      reqOpts.host = this.base.hostname.replace(/^\[|\]$/g, '');
+      reqOpts.port = this.base.port || (this.isHttps ? 443 : 80);
+      reqOpts.path = pathAndQuery;
+      const hostOverride = findHeader(allHeaders, 'host');
+      if (hostOverride !== undefined && this.isHttps) (reqOpts as https.RequestOptions).servername ??= String(hostOverride).replace(/:\d+$/, '');
+    }
+    const mod = this.isHttps ? https : http;
+    const timeoutMs = this.timeoutMs;
+    return new Promise<HttpResponse>((resolve, reject) => {
+      let settled = false;
+      const finish = (err: Error | undefined, res?: HttpResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(res!);
+      };
+      const req = mod.request(reqOpts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => finish(e));
+        res.on('aborted', () => finish(new Error('response aborted')));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          finish(undefined, {
+            status,
+            statusLine: `${status} ${res.statusMessage || http.STATUS_CODES[status] || ''}`.trim(),
+            headers: res.headers,
+            body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+          });
+        });
+      });
+      // One deadline for the whole exchange, as Go's http.Client.Timeout.
+      const timer = setTimeout(() => {
+        const err = new HttpTimeoutError(timeoutMs);
+        req.destroy(err);
+        finish(err);
+      }, timeoutMs);
+      req.on('error', (e) => finish(e));
+      if (body !== undefined) req.end(body);
+      else req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function findHeader(h: Record<string, string | number>, name: string): string | number | undefined {
+  for (const k in h) if (k.toLowerCase() === name) return h[k];
+  return undefined;
+}
+
+function hasHeader(h: Record<string, string | number>, name: string): boolean {
+  return findHeader(h, name) !== undefined;
+}
+
+/** Node TLS options from Telegraf's client TLS keys; files are read once, at start. */
+export function tlsAgentOptions(t: TlsClientOptions | undefined): https.AgentOptions {
+  if (!t) return {};
+  const o: https.AgentOptions = {};
+  if (t.tls_ca) o.ca = fs.readFileSync(t.tls_ca);
+  if (t.tls_cert) o.cert = fs.readFileSync(t.tls_cert);
+  if (t.tls_key) o.key = fs.readFileSync(t.tls_key);
+  if (t.tls_key_pwd) o.passphrase = t.tls_key_pwd;
+  if (t.tls_server_name) o.servername = t.tls_server_name;
+  if (t.insecure_skip_verify) o.rejectUnauthorized = false;
+  return o;
+}
+
+/** Go's `http.Status` text for a code. */
+export function statusText(code: number): string {
+  return `${code} ${http.STATUS_CODES[code] ?? ''}`.trim();
+}
+
+let userAgent: string | undefined;
+
+/** `lvsagent/<version> Node.js/<version>`, the counterpart of Telegraf's `Telegraf/<ver> Go/<ver>`. */
+export function defaultUserAgent(): string {
+  if (userAgent === undefined) {
+    let version = 'unknown';
+    try {
+      version = String(JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
+    } catch {
+      /* keep "unknown" */
+    }
+    userAgent = `lvsagent/${version} Node.js/${process.versions.node}`;
+  }
+  return userAgent;
+}
