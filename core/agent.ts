@@ -1,0 +1,319 @@
+/**
+ * The agent: builds running inputs and outputs from a loaded config, runs
+ * each input on its own schedule (round_interval alignment, jitter, offset,
+ * never overlapping a gather that is still running), routes metrics to every
+ * output's buffer, flushes outputs on their timers and when a batch is full,
+ * and shuts down with a final flush.
+ */
+import { defaultPrecision, type InputSection, type LoadedConfig, type OutputSection } from './config/load';
+import { formatDuration } from './config/duration';
+import { agentLog, Logger } from './log';
+import type { Metric } from './metric';
+import type { PluginRegistry } from './registry';
+import { RunningInput, type MetricSink } from './models/running_input';
+import { RunningOutput } from './models/running_output';
+import { selfStats } from './selfstat';
+
+export interface AgentOptions {
+  /** Gathers happen only when asked (execd mode, --test, --once): no input timers. */
+  manualGather?: boolean;
+  oneShot?: boolean;
+  /** Adds the `host` tag (false in execd mode unless the config sets omit_hostname = false). */
+  hostTag?: boolean;
+  /** Overrides precision when the config sets none (execd: no rounding, as Telegraf's shim). */
+  defaultPrecisionNs?: bigint;
+}
+
+function jitter(maxNs: bigint): number {
+  return maxNs > 0n ? Math.random() * (Number(maxNs) / 1e6) : 0;
+}
+
+export class Agent {
+  readonly inputs: RunningInput[] = [];
+  readonly outputs: RunningOutput[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopping = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Extra sink (execd and --test modes write metrics themselves). */
+  sink?: MetricSink;
+
+  constructor(
+    readonly config: LoadedConfig,
+    readonly registry: PluginRegistry,
+    readonly options: AgentOptions = {},
+  ) {
+    const globalTags = { ...config.globalTags };
+    const hostTag = options.hostTag ?? config.agent.omitHostname !== true;
+    if (hostTag && !('host' in globalTags)) globalTags.host = config.agent.hostname;
+    for (const s of config.inputs) this.inputs.push(this.buildInput(s, globalTags));
+    if (!options.manualGather || options.oneShot)
+      for (const s of config.outputs) this.outputs.push(this.buildOutput(s));
+  }
+
+  private buildInput(s: InputSection, globalTags: Record<string, string>): RunningInput {
+    const plugin = this.registry.inputs.get(s.name);
+    if (!plugin) throw new Error(`undefined but requested input: ${s.name}`);
+    const a = this.config.agent;
+    const intervalNs = s.intervalNs ?? a.intervalNs;
+    const explicitPrecision = s.precisionNs || a.precisionNs;
+    const precisionNs = explicitPrecision || (this.options.defaultPrecisionNs ?? defaultPrecision(intervalNs));
+    const log = new Logger(s.alias ? `inputs.${s.name}::${s.alias}` : `inputs.${s.name}`, s.logLevel);
+    const input = plugin.create(s.options, { log, section: s.section, intervalNs, oneShot: !!this.options.oneShot });
+    return new RunningInput(
+      {
+        name: s.name,
+        alias: s.alias,
+        intervalNs,
+        precisionNs,
+        collectionJitterNs: s.collectionJitterNs || a.collectionJitterNs,
+        collectionOffsetNs: s.collectionOffsetNs || a.collectionOffsetNs,
+        nameOverride: s.nameOverride,
+        namePrefix: s.namePrefix,
+        nameSuffix: s.nameSuffix,
+        tags: s.tags,
+        filter: s.filter,
+        startupErrorBehavior: s.startupErrorBehavior,
+      },
+      input,
+      log,
+      globalTags,
+    );
+  }
+
+  private buildOutput(s: OutputSection): RunningOutput {
+    const plugin = this.registry.outputs.get(s.name);
+    if (!plugin) throw new Error(`undefined but requested output: ${s.name}`);
+    const a = this.config.agent;
+    const log = new Logger(s.alias ? `outputs.${s.name}::${s.alias}` : `outputs.${s.name}`, s.logLevel);
+    const output = plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot });
+    const ro = new RunningOutput(
+      {
+        name: s.name,
+        alias: s.alias,
+        flushIntervalNs: s.flushIntervalNs || a.flushIntervalNs,
+        flushJitterNs: s.flushJitterNs ?? a.flushJitterNs,
+        metricBatchSize: s.metricBatchSize ?? a.metricBatchSize,
+        metricBufferLimit: s.metricBufferLimit ?? a.metricBufferLimit,
+        nameOverride: s.nameOverride,
+        namePrefix: s.namePrefix,
+        nameSuffix: s.nameSuffix,
+        filter: s.filter,
+        startupErrorBehavior: s.startupErrorBehavior,
+      },
+      output,
+      log,
+    );
+    ro.onBatchReady = () => {
+      if (!this.stopping) void ro.flush(true);
+    };
+    return ro;
+  }
+
+  /** Routes one gathered metric to every output (each gets its own copy) and the extra sink. */
+  readonly route: MetricSink = (m: Metric) => {
+    const outs = this.outputs;
+    if (this.sink) this.sink(outs.length ? m.copy() : m);
+    for (let i = 0; i < outs.length; i++) outs[i].add(i === outs.length - 1 ? m : m.copy());
+  };
+
+  /** Initialises inputs and connects outputs, honouring startup_error_behavior. Throws on a fatal startup error. */
+  async start(): Promise<void> {
+    for (const ro of [...this.outputs]) {
+      if (!ro.output.connect) {
+        ro.connected = true;
+        continue;
+      }
+      try {
+        await ro.output.connect();
+        ro.connected = true;
+      } catch (err) {
+        ro.stats.startupErrors.incr();
+        const msg = `connecting output ${ro.logName}: ${(err as Error).message}`;
+        const b = ro.config.startupErrorBehavior;
+        if (b === 'ignore' || b === 'probe') {
+          ro.log.error(`${msg}; output removed (startup_error_behavior = "${b}")`);
+          this.outputs.splice(this.outputs.indexOf(ro), 1);
+        } else if (b === 'retry') {
+          ro.log.error(`${msg}; will retry`);
+        } else throw new Error(msg);
+      }
+    }
+    for (const ri of [...this.inputs]) {
+      if (!(await this.initInput(ri))) {
+        const b = ri.config.startupErrorBehavior;
+        if (b === 'ignore' || b === 'probe') this.inputs.splice(this.inputs.indexOf(ri), 1);
+      }
+    }
+  }
+
+  /** Returns true when the input is ready; throws when its failure is fatal. */
+  private async initInput(ri: RunningInput): Promise<boolean> {
+    try {
+      if (ri.input.init) await ri.input.init();
+      if (ri.input.start) await ri.input.start(ri.accumulator(this.route));
+      ri.started = true;
+      return true;
+    } catch (err) {
+      ri.stats.startupErrors.incr();
+      const msg = `starting input ${ri.logName}: ${(err as Error).message}`;
+      const b = ri.config.startupErrorBehavior;
+      if (b === 'error') throw new Error(msg);
+      ri.log.error(b === 'retry' ? `${msg}; will retry at the next gather` : `${msg}; input removed (startup_error_behavior = "${b}")`);
+      return false;
+    }
+  }
+
+  /** One gather of one input; errors are logged and counted, never thrown. Returns the error count. */
+  async gatherInput(ri: RunningInput): Promise<number> {
+    if (!ri.started && !(await this.initInput(ri).catch(() => false))) return 1;
+    const acc = ri.accumulator(this.route);
+    const start = process.hrtime.bigint();
+    try {
+      await ri.input.gather(acc);
+    } catch (err) {
+      acc.addError(err);
+    }
+    ri.stats.gatherTime.set(Number(process.hrtime.bigint() - start));
+    return acc.errors;
+  }
+
+  /** Gathers every input once, concurrently. Returns the total error count. */
+  async gatherAll(): Promise<number> {
+    const counts = await Promise.all(this.inputs.map((ri) => this.runExclusive(ri)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private async runExclusive(ri: RunningInput): Promise<number> {
+    if (ri.gathering) return 0;
+    ri.gathering = true;
+    const p = this.gatherInput(ri);
+    const done = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(done);
+    try {
+      return await p;
+    } finally {
+      ri.gathering = false;
+      this.inFlight.delete(done);
+    }
+  }
+
+  /** Starts input tickers and output flush timers. */
+  run(): void {
+    if (!this.options.manualGather) for (const ri of this.inputs) this.scheduleInput(ri);
+    for (const ro of this.outputs) this.scheduleFlush(ro);
+  }
+
+  private addTimer(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, Math.max(0, ms));
+    this.timers.add(t);
+  }
+
+  private scheduleInput(ri: RunningInput): void {
+    const c = ri.config;
+    const intervalMs = Number(c.intervalNs) / 1e6;
+    const offsetMs = Number(c.collectionOffsetNs) / 1e6;
+    const nowMs = Date.now();
+    let next: number;
+    if (this.config.agent.roundInterval) {
+      // First tick: the next interval boundary at least interval/100 away (Telegraf's aligned ticker).
+      next = Math.ceil((nowMs + intervalMs / 100 - offsetMs) / intervalMs) * intervalMs + offsetMs;
+    } else next = nowMs + offsetMs;
+    const tick = (scheduled: number): void => {
+      if (this.stopping) return;
+      if (ri.gathering) {
+        ri.stats.gatherTimeouts.incr();
+        selfStats.register('internal_agent', 'gather_timeouts').incr();
+        ri.log.warn(`Collection took longer than expected; not complete after interval of ${formatDuration(c.intervalNs)}`);
+      } else void this.runExclusive(ri);
+      let following = scheduled + intervalMs;
+      const now = Date.now();
+      // After a suspend or a long stall, skip missed ticks instead of bursting.
+      if (following < now) following = this.config.agent.roundInterval ? Math.ceil((now - offsetMs) / intervalMs) * intervalMs + offsetMs : now + intervalMs;
+      this.addTimer(following - now + jitter(c.collectionJitterNs), () => tick(following));
+    };
+    this.addTimer(next - nowMs + jitter(c.collectionJitterNs), () => tick(next));
+  }
+
+  private scheduleFlush(ro: RunningOutput): void {
+    const c = ro.config;
+    const loop = (): void => {
+      this.addTimer(Number(c.flushIntervalNs) / 1e6 + jitter(c.flushJitterNs), () => {
+        if (this.stopping) return;
+        const start = Date.now();
+        void ro.flush().then(() => {
+          if (Date.now() - start > Number(c.flushIntervalNs) / 1e6)
+            ro.log.warn(`did not complete within its flush interval`);
+        });
+        loop();
+      });
+    };
+    loop();
+  }
+
+  /** Flushes every output now (SIGUSR1). Resolves true when all writes succeeded. */
+  async flushAll(): Promise<boolean> {
+    const results = await Promise.all(this.outputs.map((ro) => ro.flush()));
+    return results.every(Boolean);
+  }
+
+  /** Stops inputs and timers, waits for running gathers, then a final flush. */
+  async stop(opts: { flush?: boolean; gatherWaitMs?: number } = {}): Promise<boolean> {
+    this.stopping = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.race([Promise.all([...this.inFlight]), new Promise((r) => setTimeout(r, opts.gatherWaitMs ?? 5000).unref())]);
+    for (const ri of this.inputs) {
+      try {
+        if (ri.input.stop) await ri.input.stop();
+      } catch (err) {
+        ri.log.error(`stopping: ${(err as Error).message}`);
+      }
+    }
+    let ok = true;
+    if (opts.flush !== false && this.outputs.length) {
+      agentLog.info('Hang on, flushing any cached metrics before shutdown');
+      ok = await this.flushAll();
+    }
+    for (const ro of this.outputs) {
+      try {
+        if (ro.output.close) await ro.output.close();
+      } catch (err) {
+        ro.log.error(`closing: ${(err as Error).message}`);
+      }
+    }
+    return ok;
+  }
+
+  /** Unsent metrics of every output, for handing over to a reloaded agent. */
+  takeBuffered(): Map<string, Metric[]> {
+    const out = new Map<string, Metric[]>();
+    for (const ro of this.outputs) {
+      const key = `${ro.config.name}::${ro.config.alias ?? ''}`;
+      const left = ro.buffer.batch(ro.buffer.length);
+      ro.buffer.endBatch(left, true);
+      out.set(key, [...(out.get(key) ?? []), ...left]);
+    }
+    return out;
+  }
+
+  /** Puts metrics left by a previous agent (SIGHUP reload) into the matching outputs' buffers. */
+  adoptBuffered(left: Map<string, Metric[]>): number {
+    let lost = 0;
+    for (const [key, metrics] of left) {
+      const ro = this.outputs.find((o) => `${o.config.name}::${o.config.alias ?? ''}` === key);
+      if (!ro) {
+        lost += metrics.length;
+        continue;
+      }
+      ro.buffer.add(metrics);
+      ro.stats.bufferSize.set(ro.buffer.length);
+    }
+    return lost;
+  }
+}

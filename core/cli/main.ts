@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+/**
+ * lvsagent's command line: run the agent, `--test`, `--once`, `--execd`
+ * (Telegraf execd input mode), `config`, `--help`, `--version`.
+ */
+import * as fs from 'node:fs';
+import { Agent } from '../agent';
+import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig, type LoadedConfig } from '../config/load';
+import { parseDuration } from '../config/duration';
+import { agentLog, configureLogging } from '../log';
+import { loadRegistry, type PluginRegistry } from '../registry';
+import { LineProtocolSerializer } from '../serializers/influx';
+import { version } from '../version';
+import { parseArgs, USAGE, UsageError, type CliArgs } from './args';
+import { sampleConfig } from './sample';
+import { runExecd } from './execd';
+
+function fail(msg: string, code = 1): never {
+  process.stderr.write(`E! ${msg}\n`);
+  process.exit(code);
+}
+
+export function resolveConfigSources(args: CliArgs): { files: string[]; directories: string[] } {
+  if (args.configs.length || args.configDirectories.length) return { files: args.configs, directories: args.configDirectories };
+  const env = process.env.LVSAGENT_CONFIG_PATH;
+  if (env) return { files: [env], directories: [] };
+  const files = fs.existsSync(DEFAULT_CONFIG_FILE) ? [DEFAULT_CONFIG_FILE] : [];
+  const directories = fs.existsSync(DEFAULT_CONFIG_DIR) ? [DEFAULT_CONFIG_DIR] : [];
+  if (!files.length && !directories.length)
+    throw new ConfigError(`no config file specified, and could not find one in ${DEFAULT_CONFIG_FILE} or ${DEFAULT_CONFIG_DIR}`);
+  return { files, directories };
+}
+
+export function loadForArgs(args: CliArgs, registry: PluginRegistry): LoadedConfig {
+  const cfg = loadConfig({ ...resolveConfigSources(args), registry });
+  if (args.inputFilter) cfg.inputs = cfg.inputs.filter((s) => args.inputFilter!.includes(s.name));
+  if (args.outputFilter) cfg.outputs = cfg.outputs.filter((s) => args.outputFilter!.includes(s.name));
+  if (args.debug) cfg.agent.debug = true;
+  if (args.quiet) cfg.agent.quiet = true;
+  return cfg;
+}
+
+function setupLogging(cfg: LoadedConfig, execd: boolean): void {
+  configureLogging({
+    debug: cfg.agent.debug,
+    quiet: cfg.agent.quiet,
+    logfile: execd ? undefined : cfg.agent.logfile || undefined,
+    timestamps: !execd,
+  });
+  for (const w of cfg.warnings) agentLog.warn(w);
+}
+
+async function runTest(cfg: LoadedConfig, registry: PluginRegistry, args: CliArgs): Promise<number> {
+  const agent = new Agent(cfg, registry, { manualGather: true });
+  const serializer = new LineProtocolSerializer({ uintSupport: true, sortFields: true });
+  let out = '';
+  agent.sink = (m) => {
+    try {
+      out += serializer.serialize(m).replace(/^(?=.)/gm, '> ');
+    } catch {
+      // Metrics without serializable fields are skipped, as Telegraf does.
+    }
+  };
+  await agent.start();
+  if (args.testWaitSec > 0) await new Promise((r) => setTimeout(r, args.testWaitSec * 1000));
+  const errors = await agent.gatherAll();
+  await agent.stop({ flush: false });
+  process.stdout.write(out);
+  if (errors > 0) {
+    agentLog.error(`input plugins recorded ${errors} errors`);
+    return 1;
+  }
+  return 0;
+}
+
+async function runOnce(cfg: LoadedConfig, registry: PluginRegistry): Promise<number> {
+  const agent = new Agent(cfg, registry, { manualGather: true, oneShot: true });
+  await agent.start();
+  const errors = await agent.gatherAll();
+  const ok = await agent.flushAll();
+  const unsent = agent.outputs.reduce((n, o) => n + o.buffer.length, 0);
+  await agent.stop({ flush: false });
+  if (errors > 0) agentLog.error(`input plugins recorded ${errors} errors`);
+  if (!ok || unsent > 0) agentLog.error(`output plugins unable to send ${unsent} metrics`);
+  return errors > 0 || !ok || unsent > 0 ? 1 : 0;
+}
+
+async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedConfig): Promise<void> {
+  let cfg = first;
+  if (!cfg.outputs.length) throw new ConfigError('no outputs found, probably invalid config file provided');
+  if (!cfg.inputs.length) throw new ConfigError('no inputs found, probably invalid config file provided');
+  let agent = new Agent(cfg, registry);
+  agentLog.info(`Starting lvsagent ${version}`);
+  agentLog.info(`Loaded inputs: ${cfg.inputs.map((i) => i.name).join(' ')}`);
+  agentLog.info(`Loaded outputs: ${cfg.outputs.map((o) => o.name).join(' ')}`);
+  agentLog.info(`Config: Interval:${args.configs.length ? '' : ''}${Number(cfg.agent.intervalNs) / 1e9}s, Quiet:${cfg.agent.quiet}, Hostname:"${cfg.agent.hostname}", Flush Interval:${Number(cfg.agent.flushIntervalNs) / 1e9}s`);
+  await agent.start();
+  agent.run();
+
+  let busy: Promise<unknown> = Promise.resolve();
+  const serial = (fn: () => Promise<unknown>): void => {
+    busy = busy.then(fn, fn);
+  };
+  process.on('SIGUSR1', () => serial(() => agent.flushAll()));
+  process.on('SIGHUP', () =>
+    serial(async () => {
+      agentLog.info('Reloading config');
+      let next: LoadedConfig;
+      try {
+        next = loadForArgs(args, registry);
+        if (!next.outputs.length || !next.inputs.length) throw new ConfigError('no inputs or no outputs in the new config');
+      } catch (err) {
+        agentLog.error(`Reload failed, keeping the running configuration: ${(err as Error).message}`);
+        return;
+      }
+      await agent.stop({ flush: false });
+      const left = agent.takeBuffered();
+      cfg = next;
+      setupLogging(cfg, false);
+      agent = new Agent(cfg, registry);
+      const lost = agent.adoptBuffered(left);
+      if (lost) agentLog.warn(`${lost} buffered metrics belonged to outputs no longer configured; dropped`);
+      try {
+        await agent.start();
+      } catch (err) {
+        agentLog.error(`${(err as Error).message}`);
+        process.exit(1);
+      }
+      agent.run();
+    }),
+  );
+  const shutdown = (sig: string): void => {
+    agentLog.info(`Received ${sig}, shutting down`);
+    serial(async () => {
+      const ok = await agent.stop();
+      process.exit(ok ? 0 : 1);
+    });
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`E! ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (args.command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`lvsagent ${version} (node ${process.version})\n`);
+    return;
+  }
+  const registry = loadRegistry();
+  if (args.command === 'config') {
+    process.stdout.write(sampleConfig(registry, { inputs: args.inputFilter, outputs: args.outputFilter }));
+    return;
+  }
+  let cfg: LoadedConfig;
+  try {
+    cfg = loadForArgs(args, registry);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  setupLogging(cfg, args.execd);
+  try {
+    if (args.test) process.exit(await runTest(cfg, registry, args));
+    if (args.once) process.exit(await runOnce(cfg, registry));
+    if (args.execd) {
+      const poll = args.pollIntervalNs !== undefined ? parseDuration(args.pollIntervalNs) : undefined;
+      process.exit(await runExecd(cfg, registry, poll));
+    }
+    await runAgent(args, registry, cfg);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    fail((err as Error).message);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.stack ?? err.message : String(err)));
+}

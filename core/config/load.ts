@@ -1,0 +1,401 @@
+/**
+ * Loads Telegraf-format TOML configuration: files and directories (sorted
+ * `*.conf`), env substitution inside string values, JSON-Schema validation of
+ * every section, defaults, and the translation into typed agent, input and
+ * output settings. Any error stops loading with a one-line message naming the
+ * file, the section (`[[inputs.ipvs]]`, `#2` when repeated) and the key.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as TOML from '@iarna/toml';
+import type { FilterConfig } from '../filter/filter';
+import { parseLogLevel, type LogLevel } from '../log';
+import type { PluginRegistry } from '../registry';
+import { parseDuration } from './duration';
+import { substituteEnvDeep, EnvSubstitutionError } from './env';
+import {
+  agentSchema,
+  agentTelegrafOnlyKeys,
+  describeAjvError,
+  inputTelegrafOnlyKeys,
+  makeAjv,
+  outputTelegrafOnlyKeys,
+  sectionSchema,
+} from './schema';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface AgentSettings {
+  intervalNs: bigint;
+  roundInterval: boolean;
+  metricBatchSize: number;
+  metricBufferLimit: number;
+  collectionJitterNs: bigint;
+  collectionOffsetNs: bigint;
+  flushIntervalNs: bigint;
+  flushJitterNs: bigint;
+  precisionNs: bigint;
+  hostname: string;
+  /** undefined when the config does not say (execd mode then omits the host tag). */
+  omitHostname: boolean | undefined;
+  debug: boolean;
+  quiet: boolean;
+  logfile: string;
+}
+
+export interface PluginSection {
+  name: string;
+  /** `[[inputs.ipvs]]` or `[[inputs.ipvs]] #2`. */
+  section: string;
+  file: string;
+  alias?: string;
+  logLevel?: LogLevel;
+  startupErrorBehavior: 'error' | 'retry' | 'ignore' | 'probe';
+  nameOverride?: string;
+  namePrefix?: string;
+  nameSuffix?: string;
+  filter: FilterConfig;
+  /** The plugin's own options (defaults applied). */
+  options: Record<string, unknown>;
+}
+
+export interface InputSection extends PluginSection {
+  intervalNs?: bigint;
+  precisionNs?: bigint;
+  collectionJitterNs?: bigint;
+  collectionOffsetNs?: bigint;
+  tags: Record<string, string>;
+}
+
+export interface OutputSection extends PluginSection {
+  flushIntervalNs?: bigint;
+  flushJitterNs?: bigint;
+  metricBatchSize?: number;
+  metricBufferLimit?: number;
+}
+
+export interface LoadedConfig {
+  files: string[];
+  agent: AgentSettings;
+  globalTags: Record<string, string>;
+  inputs: InputSection[];
+  outputs: OutputSection[];
+  /** Warnings to log once logging is configured (ignored Telegraf keys and sections). */
+  warnings: string[];
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/lvsagent/lvsagent.conf';
+export const DEFAULT_CONFIG_DIR = '/etc/lvsagent/lvsagent.d';
+
+/** Lists `*.conf` files of a directory tree, sorted, skipping folders that start with `..` (Kubernetes ConfigMap internals). */
+export function listConfigDirectory(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (!entry.name.startsWith('..')) walk(p);
+      } else if (entry.name.endsWith('.conf') && (entry.isFile() || entry.isSymbolicLink())) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const ajv = makeAjv();
+const validateAgent = ajv.compile(agentSchema);
+
+/** Finds the 1-based line of `key` inside the n-th occurrence of a section header, for messages. */
+function locateKey(text: string, header: RegExp | undefined, occurrence: number, key: string): number | undefined {
+  const lines = text.split('\n');
+  let start = 0;
+  if (header) {
+    let seen = 0;
+    start = -1;
+    for (let i = 0; i < lines.length; i++) {
+      if (header.test(lines[i]) && ++seen === occurrence) {
+        start = i;
+        break;
+      }
+    }
+    if (start < 0) return undefined;
+  }
+  const first = key.split('.')[0];
+  const re = new RegExp(`^\\s*["']?${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?\\s*=`);
+  for (let i = start + (header ? 1 : 0); i < lines.length; i++) {
+    if (i > start && header && /^\s*\[\[?[^\]]+\]\]?\s*(#.*)?$/.test(lines[i]) && !lines[i].includes(`.${first}]`)) {
+      // Sub-tables such as [inputs.x.tags] belong to the section; another plugin header ends it.
+      if (/^\s*\[\[/.test(lines[i])) break;
+    }
+    if (re.test(lines[i])) return i + 1;
+  }
+  return undefined;
+}
+
+function toStringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object') for (const [k, val] of Object.entries(v as Record<string, unknown>)) out[k] = String(val);
+  return out;
+}
+
+function optDuration(v: unknown): bigint | undefined {
+  return v === undefined ? undefined : parseDuration(v);
+}
+
+function filterOf(o: Record<string, unknown>): FilterConfig {
+  const list = (k: string): string[] | undefined => o[k] as string[] | undefined;
+  const merge = (a?: string[], b?: string[]): string[] | undefined => (a || b ? [...(a ?? []), ...(b ?? [])] : undefined);
+  return {
+    namepass: list('namepass'),
+    namepass_separator: o.namepass_separator as string | undefined,
+    namedrop: list('namedrop'),
+    namedrop_separator: o.namedrop_separator as string | undefined,
+    fieldinclude: merge(list('fieldinclude'), list('fieldpass')),
+    fieldexclude: merge(list('fieldexclude'), list('fielddrop')),
+    tagpass: o.tagpass as Record<string, string[]> | undefined,
+    tagdrop: o.tagdrop as Record<string, string[]> | undefined,
+    taginclude: list('taginclude'),
+    tagexclude: list('tagexclude'),
+  };
+}
+
+const COMMON_KEYS = new Set([
+  'alias',
+  'name_override',
+  'name_prefix',
+  'name_suffix',
+  'log_level',
+  'startup_error_behavior',
+  'namepass',
+  'namepass_separator',
+  'namedrop',
+  'namedrop_separator',
+  'fieldinclude',
+  'fieldexclude',
+  'fieldpass',
+  'fielddrop',
+  'tagpass',
+  'tagdrop',
+  'taginclude',
+  'tagexclude',
+  'interval',
+  'precision',
+  'collection_jitter',
+  'collection_offset',
+  'tags',
+  'flush_interval',
+  'flush_jitter',
+  'metric_batch_size',
+  'metric_buffer_limit',
+]);
+
+interface ParsedFile {
+  file: string;
+  text: string;
+  data: Record<string, unknown>;
+}
+
+function parseFile(file: string): ParsedFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ConfigError(`error loading config file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+  }
+  let data: Record<string, unknown>;
+  try {
+    data = TOML.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as Error & { line?: number; col?: number };
+    const first = err.message.split('\n')[0].replace(/ at row \d+, col \d+, pos \d+:?$/, '');
+    throw new ConfigError(`error parsing ${file}: line ${(err.line ?? 0) + 1}, column ${(err.col ?? 0) + 1}: ${first}`);
+  }
+  try {
+    data = substituteEnvDeep(data) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof EnvSubstitutionError) throw new ConfigError(`error loading config file ${file}: environment variable ${e.message}`);
+    throw e;
+  }
+  return { file, text, data };
+}
+
+export interface LoadOptions {
+  files: string[];
+  directories: string[];
+  registry: PluginRegistry;
+}
+
+export function loadConfig(opts: LoadOptions): LoadedConfig {
+  const files = [...opts.files];
+  for (const d of opts.directories) {
+    if (!fs.existsSync(d)) throw new ConfigError(`error loading config directory ${d}: no such directory`);
+    files.push(...listConfigDirectory(d));
+  }
+  const warnings: string[] = [];
+  const agentRaw: Record<string, unknown> = {};
+  const globalTags: Record<string, string> = {};
+  const inputs: InputSection[] = [];
+  const outputs: OutputSection[] = [];
+  const agentFile: Record<string, string> = {};
+
+  for (const file of files) {
+    const { text, data } = parseFile(file);
+    const where = (section: string, header: RegExp | undefined, occurrence: number, key: string): string => {
+      const line = locateKey(text, header, occurrence, key);
+      return `${file}${line ? `:${line}` : ''}: ${section}`;
+    };
+    for (const [top, value] of Object.entries(data)) {
+      if (top === 'agent') {
+        const table = value as Record<string, unknown>;
+        for (const [k, v] of Object.entries(table)) {
+          if (agentTelegrafOnlyKeys.includes(k)) {
+            warnings.push(`${file}: [agent]: option "${k}" is accepted for Telegraf compatibility but not implemented by lvsagent; ignored`);
+            continue;
+          }
+          agentRaw[k] = v;
+          agentFile[k] = file;
+        }
+        continue;
+      }
+      if (top === 'global_tags') {
+        Object.assign(globalTags, toStringRecord(value));
+        continue;
+      }
+      if (top === 'processors' || top === 'aggregators') {
+        for (const name of Object.keys(value as object))
+          warnings.push(`${file}: [[${top}.${name}]]: ${top} are not supported by lvsagent; section ignored`);
+        continue;
+      }
+      if (top === 'inputs' || top === 'outputs') {
+        const kind = top === 'inputs' ? 'input' : 'output';
+        const available = kind === 'input' ? opts.registry.inputs : opts.registry.outputs;
+        for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
+          const plugin = available.get(name);
+          const tables = Array.isArray(raw) ? (raw as Record<string, unknown>[]) : [raw as Record<string, unknown>];
+          const header = new RegExp(`^\\s*\\[\\[?\\s*${top}\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\]\\]?`);
+          if (!plugin) {
+            const names = [...available.keys()].sort().join(', ');
+            throw new ConfigError(`${where(`[[${top}.${name}]]`, header, 1, '')}: undefined plugin "${name}"; available ${top}: ${names}`);
+          }
+          tables.forEach((table0, idx) => {
+            const section = tables.length > 1 ? `[[${top}.${name}]] #${idx + 1}` : `[[${top}.${name}]]`;
+            const table: Record<string, unknown> = { ...table0 };
+            const ignored = [...(kind === 'input' ? inputTelegrafOnlyKeys : outputTelegrafOnlyKeys), ...(plugin.telegrafOnlyKeys ?? [])];
+            for (const k of Object.keys(table)) {
+              if (ignored.includes(k) && !(plugin.schema.properties && k in (plugin.schema.properties as object))) {
+                warnings.push(`${where(section, header, idx + 1, k)}: option "${k}" is accepted for Telegraf compatibility but not implemented by lvsagent; ignored`);
+                delete table[k];
+              }
+            }
+            const validate = validatorFor(kind, name, plugin.schema);
+            if (!validate(table)) {
+              const e = describeAjvError(validate.errors![0], table);
+              throw new ConfigError(`${where(section, header, idx + 1, e.key)}: ${e.message}`);
+            }
+            const options: Record<string, unknown> = {};
+            for (const [k, v] of Object.entries(table)) if (!COMMON_KEYS.has(k) || (plugin.schema.properties && k in (plugin.schema.properties as object))) options[k] = v;
+            const base: PluginSection = {
+              name,
+              section,
+              file,
+              alias: table.alias as string | undefined,
+              logLevel: table.log_level ? parseLogLevel(table.log_level as string) : undefined,
+              startupErrorBehavior: (table.startup_error_behavior as PluginSection['startupErrorBehavior']) ?? 'error',
+              nameOverride: table.name_override as string | undefined,
+              namePrefix: table.name_prefix as string | undefined,
+              nameSuffix: table.name_suffix as string | undefined,
+              filter: filterOf(table),
+              options,
+            };
+            try {
+              if (kind === 'input') {
+                const s: InputSection = {
+                  ...base,
+                  intervalNs: optDuration(table.interval),
+                  precisionNs: optDuration(table.precision),
+                  collectionJitterNs: optDuration(table.collection_jitter),
+                  collectionOffsetNs: optDuration(table.collection_offset),
+                  tags: toStringRecord(table.tags),
+                };
+                if (s.intervalNs !== undefined && s.intervalNs <= 0n) throw new ConfigError(`option "interval" must be positive`);
+                if (s.collectionOffsetNs !== undefined && s.collectionOffsetNs < 0n) throw new ConfigError(`option "collection_offset" must not be negative`);
+                inputs.push(s);
+              } else {
+                outputs.push({
+                  ...base,
+                  flushIntervalNs: optDuration(table.flush_interval),
+                  flushJitterNs: optDuration(table.flush_jitter),
+                  metricBatchSize: table.metric_batch_size as number | undefined,
+                  metricBufferLimit: table.metric_buffer_limit as number | undefined,
+                });
+              }
+            } catch (e) {
+              throw new ConfigError(`${file}: ${section}: ${(e as Error).message}`);
+            }
+          });
+        }
+        continue;
+      }
+      throw new ConfigError(`${file}: unknown top-level section "${top}"; expected agent, global_tags, inputs, outputs, processors or aggregators`);
+    }
+  }
+
+  if (!validateAgent(agentRaw)) {
+    const e = describeAjvError(validateAgent.errors![0], agentRaw);
+    const file = agentFile[e.key.split('.')[0]] ?? files[files.length - 1] ?? '(defaults)';
+    let line: number | undefined;
+    try {
+      line = locateKey(fs.readFileSync(file, 'utf8'), /^\s*\[agent\]/, 1, e.key);
+    } catch {
+      line = undefined;
+    }
+    throw new ConfigError(`${file}${line ? `:${line}` : ''}: [agent]: ${e.message}`);
+  }
+  const a = agentRaw;
+  const agent: AgentSettings = {
+    intervalNs: parseDuration(a.interval),
+    roundInterval: a.round_interval as boolean,
+    metricBatchSize: a.metric_batch_size as number,
+    metricBufferLimit: a.metric_buffer_limit as number,
+    collectionJitterNs: parseDuration(a.collection_jitter),
+    collectionOffsetNs: parseDuration(a.collection_offset),
+    flushIntervalNs: parseDuration(a.flush_interval),
+    flushJitterNs: parseDuration(a.flush_jitter),
+    precisionNs: parseDuration(a.precision),
+    hostname: (a.hostname as string) || os.hostname(),
+    omitHostname: a.omit_hostname as boolean | undefined,
+    debug: a.debug as boolean,
+    quiet: a.quiet as boolean,
+    logfile: a.logfile as string,
+  };
+  if (agent.intervalNs <= 0n) throw new ConfigError(`${agentFile.interval ?? files[0]}: [agent]: agent interval must be positive`);
+  if (agent.collectionOffsetNs < 0n) throw new ConfigError(`${agentFile.collection_offset ?? files[0]}: [agent]: collection_offset must not be negative`);
+  if (agent.flushIntervalNs <= 0n) throw new ConfigError(`${agentFile.flush_interval ?? files[0]}: [agent]: flush_interval must be positive`);
+  return { files, agent, globalTags, inputs, outputs, warnings };
+}
+
+const validators = new Map<string, ReturnType<typeof ajv.compile>>();
+function validatorFor(kind: 'input' | 'output', name: string, schema: Record<string, unknown>): ReturnType<typeof ajv.compile> {
+  const key = `${kind}:${name}`;
+  let v = validators.get(key);
+  if (!v) {
+    v = ajv.compile(sectionSchema(kind, schema));
+    validators.set(key, v);
+  }
+  return v;
+}
+
+/** Telegraf's default precision: from the interval (≥1s → 1s, ≥1ms → 1ms, ≥1µs → 1µs, else 1ns). */
+export function defaultPrecision(intervalNs: bigint): bigint {
+  if (intervalNs >= 1_000_000_000n) return 1_000_000_000n;
+  if (intervalNs >= 1_000_000n) return 1_000_000n;
+  if (intervalNs >= 1000n) return 1000n;
+  return 1n;
+}

@@ -1,0 +1,173 @@
+/**
+ * JSON Schemas of the agent's own configuration: `[agent]`, `[global_tags]`
+ * and the options every input and output section accepts. Plugins declare
+ * their own options; `sectionSchema` merges the two.
+ *
+ * Custom formats: `duration` (Go duration or integer seconds), `glob`.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { JsonSchema } from '../plugin';
+import { parseDuration } from './duration';
+import { globError } from '../filter/glob';
+
+const duration = { type: ['string', 'integer', 'number'], format: 'duration' };
+const globList = { type: 'array', items: { type: 'string', format: 'glob' } };
+const tagTable = { type: 'object', additionalProperties: { type: 'string' } };
+const tagGlobTable = { type: 'object', additionalProperties: globList };
+const logLevel = { type: 'string', enum: ['error', 'warn', 'info', 'debug', 'trace'] };
+
+export const agentSchema: JsonSchema = {
+  type: 'object',
+  properties: {
+    interval: { ...duration, default: '10s' },
+    round_interval: { type: 'boolean', default: true },
+    metric_batch_size: { type: 'integer', minimum: 1, default: 1000 },
+    metric_buffer_limit: { type: 'integer', minimum: 1, default: 10000 },
+    collection_jitter: { ...duration, default: '0s' },
+    collection_offset: { ...duration, default: '0s' },
+    flush_interval: { ...duration, default: '10s' },
+    flush_jitter: { ...duration, default: '0s' },
+    precision: { ...duration, default: '0s' },
+    hostname: { type: 'string', default: '' },
+    omit_hostname: { type: 'boolean' },
+    debug: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+    logfile: { type: 'string', default: '' },
+    logtarget: { type: 'string' },
+  },
+  additionalProperties: false,
+};
+
+/** `[agent]` keys Telegraf accepts that lvsagent ignores with one warning. */
+export const agentTelegrafOnlyKeys = [
+  'logformat',
+  'log_with_timezone',
+  'logfile_rotation_interval',
+  'logfile_rotation_max_size',
+  'logfile_rotation_max_archives',
+  'statefile',
+  'always_include_local_tags',
+  'always_include_global_tags',
+  'skip_processors_before_aggregators',
+  'skip_processors_after_aggregators',
+  'buffer_strategy',
+  'buffer_directory',
+  'buffer_disk_sync',
+  'snmp_translator',
+  'utc',
+  'flush_buffer_when_full',
+  'metric_buffer_limit_strategy',
+];
+
+const filterProperties = {
+  namepass: globList,
+  namepass_separator: { type: 'string' },
+  namedrop: globList,
+  namedrop_separator: { type: 'string' },
+  fieldinclude: globList,
+  fieldexclude: globList,
+  fieldpass: globList,
+  fielddrop: globList,
+  tagpass: tagGlobTable,
+  tagdrop: tagGlobTable,
+  taginclude: globList,
+  tagexclude: globList,
+};
+
+const commonPluginProperties = {
+  alias: { type: 'string' },
+  name_override: { type: 'string' },
+  name_prefix: { type: 'string' },
+  name_suffix: { type: 'string' },
+  log_level: logLevel,
+  startup_error_behavior: { type: 'string', enum: ['error', 'retry', 'ignore', 'probe'], default: 'error' },
+  ...filterProperties,
+};
+
+export const inputCommonProperties: Record<string, unknown> = {
+  ...commonPluginProperties,
+  interval: duration,
+  precision: duration,
+  collection_jitter: duration,
+  collection_offset: duration,
+  tags: tagTable,
+};
+
+export const outputCommonProperties: Record<string, unknown> = {
+  ...commonPluginProperties,
+  flush_interval: duration,
+  flush_jitter: duration,
+  metric_batch_size: { type: 'integer', minimum: 1 },
+  metric_buffer_limit: { type: 'integer', minimum: 1 },
+};
+
+/** Keys Telegraf accepts in every input/output section that lvsagent ignores with a warning. */
+export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'pass', 'drop', 'order'];
+export const outputTelegrafOnlyKeys = ['metricpass', 'pass', 'drop', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
+
+export function makeAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false, allowUnionTypes: true });
+  ajv.addFormat('duration', {
+    type: 'string',
+    validate: (s: string) => {
+      try {
+        parseDuration(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+  ajv.addFormat('glob', { type: 'string', validate: (s: string) => globError(s) === undefined });
+  // Formats plugins may use without pulling ajv-formats in.
+  ajv.addFormat('cidr', {
+    type: 'string',
+    validate: (s: string) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(s),
+  });
+  ajv.addFormat('uri', { type: 'string', validate: (s: string) => /^[a-z][a-z0-9+.-]*:/i.test(s) });
+  return ajv;
+}
+
+/** The schema of one plugin section: the common options plus the plugin's own. */
+export function sectionSchema(kind: 'input' | 'output', plugin: JsonSchema): JsonSchema {
+  const own = (plugin.properties as Record<string, unknown> | undefined) ?? {};
+  const common = kind === 'input' ? inputCommonProperties : outputCommonProperties;
+  return {
+    ...plugin,
+    type: 'object',
+    properties: { ...common, ...own },
+    additionalProperties: false,
+  };
+}
+
+/** Formats an ajv error as `key "x": reason`, naming the offending key. */
+export function describeAjvError(e: ErrorObject, data: unknown): { key: string; message: string } {
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    const key = [...path, extra].join('.');
+    return { key, message: `unknown option "${key}"` };
+  }
+  const key = path.join('.');
+  let value: unknown = data;
+  for (const p of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
+  const shown = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
+  if (e.keyword === 'format') {
+    const what = (e.params as { format: string }).format;
+    return { key, message: `option "${key}": invalid ${what} ${shown}` };
+  }
+  if (e.keyword === 'type') return { key, message: `option "${key}": expected ${(e.params as { type: string }).type}, got ${shown}` };
+  if (e.keyword === 'enum')
+    return { key, message: `option "${key}": ${shown} is not one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty;
+    const k = [...path, missing].join('.');
+    return { key: k, message: `option "${k}" is required` };
+  }
+  return { key, message: `option "${key}" ${e.message ?? 'is invalid'} (got ${shown})` };
+}
+
+export type { ValidateFunction };

@@ -1,0 +1,186 @@
+/**
+ * An output plugin instance with its buffer and Telegraf's delivery rules
+ * (models/running_output.go): filters (selectors, then modifiers, then name
+ * changes) before buffering; batches of `metric_batch_size` taken from the
+ * oldest end; a failed write keeps the batch for the next flush; a timer flush
+ * writes every batch present at its start and stops at the first error; a full
+ * batch triggers an early flush unless the last write failed.
+ */
+import { MetricFilter, type FilterConfig } from '../filter/filter';
+import type { Logger } from '../log';
+import type { Metric } from '../metric';
+import { PartialWriteError, type Output } from '../plugin';
+import { selfStats, type Stat } from '../selfstat';
+import { MetricBuffer } from './buffer';
+
+export interface RunningOutputConfig {
+  name: string;
+  alias?: string;
+  flushIntervalNs: bigint;
+  flushJitterNs: bigint;
+  metricBatchSize: number;
+  metricBufferLimit: number;
+  nameOverride?: string;
+  namePrefix?: string;
+  nameSuffix?: string;
+  filter: FilterConfig;
+  startupErrorBehavior: 'error' | 'retry' | 'ignore' | 'probe';
+}
+
+export class RunningOutput {
+  readonly filter: MetricFilter;
+  readonly buffer: MetricBuffer;
+  readonly stats: Record<
+    | 'metricsAdded'
+    | 'metricsWritten'
+    | 'metricsDropped'
+    | 'metricsFiltered'
+    | 'metricsRejected'
+    | 'bufferSize'
+    | 'bufferLimit'
+    | 'writeErrors'
+    | 'errors'
+    | 'writeTime'
+    | 'startupErrors',
+    Stat
+  >;
+  private writing: Promise<void> | undefined;
+  /** After a failed write, "batch ready" flushes wait for the next timer flush. */
+  private lastWriteFailed = false;
+  /** Called when a full batch is waiting (the agent schedules a flush). */
+  onBatchReady?: () => void;
+  connected = false;
+
+  constructor(
+    readonly config: RunningOutputConfig,
+    readonly output: Output,
+    readonly log: Logger,
+  ) {
+    this.filter = new MetricFilter(config.filter);
+    this.buffer = new MetricBuffer(config.metricBufferLimit);
+    const tags: Record<string, string> = { output: config.name };
+    if (config.alias) tags.alias = config.alias;
+    const reg = (f: string, timing = false): Stat => selfStats.register('internal_write', f, tags, timing);
+    this.stats = {
+      metricsAdded: reg('metrics_added'),
+      metricsWritten: reg('metrics_written'),
+      metricsDropped: reg('metrics_dropped'),
+      metricsFiltered: reg('metrics_filtered'),
+      metricsRejected: reg('metrics_rejected'),
+      bufferSize: reg('buffer_size'),
+      bufferLimit: reg('buffer_limit'),
+      writeErrors: reg('write_errors'),
+      errors: reg('errors'),
+      writeTime: reg('write_time_ns', true),
+      startupErrors: reg('startup_errors'),
+    };
+    this.stats.bufferLimit.set(config.metricBufferLimit);
+  }
+
+  get logName(): string {
+    return this.config.alias ? `outputs.${this.config.name}::${this.config.alias}` : `outputs.${this.config.name}`;
+  }
+
+  /** Filters and buffers one metric (the caller hands over its own copy). */
+  add(m: Metric): void {
+    const f = this.filter;
+    if (f.isActive) {
+      if (!f.select(m)) {
+        this.stats.metricsFiltered.incr();
+        return;
+      }
+      f.modify(m);
+      if (m.fields.length === 0) {
+        this.stats.metricsFiltered.incr();
+        return;
+      }
+    }
+    const c = this.config;
+    if (c.nameOverride) m.name = c.nameOverride;
+    if (c.namePrefix) m.name = c.namePrefix + m.name;
+    if (c.nameSuffix) m.name = m.name + c.nameSuffix;
+    const dropped = this.buffer.add([m]);
+    this.stats.metricsAdded.incr();
+    if (dropped) {
+      this.stats.metricsDropped.incr(dropped);
+      selfStats.register('internal_agent', 'metrics_dropped').incr(dropped);
+    }
+    this.stats.bufferSize.set(this.buffer.length);
+    if (this.buffer.length >= c.metricBatchSize && !this.lastWriteFailed && !this.writing) this.onBatchReady?.();
+  }
+
+  private reportOverflow(): void {
+    if (this.buffer.droppedSinceWarning > 0) {
+      this.log.warn(`Metric buffer overflow; ${this.buffer.droppedSinceWarning} metrics have been dropped`);
+      this.buffer.droppedSinceWarning = 0;
+    }
+  }
+
+  /**
+   * Writes every batch present now (timer flush), or one batch when
+   * `onlyFullBatch`. Resolves true when everything attempted was written.
+   * Never rejects. Concurrent calls wait for the running write.
+   */
+  async flush(onlyFullBatch = false): Promise<boolean> {
+    while (this.writing) await this.writing;
+    let ok = true;
+    const run = (async () => {
+      this.reportOverflow();
+      const size = this.config.metricBatchSize;
+      let batches = Math.ceil(this.buffer.length / size);
+      if (onlyFullBatch) batches = this.buffer.length >= size ? 1 : 0;
+      for (let i = 0; i < batches; i++) {
+        const batch = this.buffer.batch(size);
+        if (batch.length === 0) break;
+        if (!(await this.writeBatch(batch))) {
+          ok = false;
+          break;
+        }
+      }
+      this.stats.bufferSize.set(this.buffer.length);
+    })();
+    this.writing = run;
+    try {
+      await run;
+    } finally {
+      this.writing = undefined;
+    }
+    return ok;
+  }
+
+  private async writeBatch(batch: Metric[]): Promise<boolean> {
+    const start = process.hrtime.bigint();
+    try {
+      await this.output.write(batch);
+      this.buffer.endBatch(batch, true);
+      const ns = process.hrtime.bigint() - start;
+      this.stats.metricsWritten.incr(batch.length);
+      selfStats.register('internal_agent', 'metrics_written').incr(batch.length);
+      this.stats.writeTime.set(Number(ns));
+      this.lastWriteFailed = false;
+      this.log.debug(`Wrote batch of ${batch.length} metrics in ${(Number(ns) / 1e6).toFixed(3)}ms`);
+      this.log.debug(`Buffer fullness: ${this.buffer.length} / ${this.config.metricBufferLimit} metrics`);
+      return true;
+    } catch (err) {
+      if (err instanceof PartialWriteError) {
+        const keep = new Set<number>();
+        const done = new Set<number>([...err.rejected, ...err.accepted]);
+        for (let i = 0; i < batch.length; i++) if (!done.has(i)) keep.add(i);
+        this.buffer.endBatch(batch, true, keep);
+        this.stats.metricsWritten.incr(err.accepted.length);
+        this.stats.metricsRejected.incr(err.rejected.length);
+        selfStats.register('internal_agent', 'metrics_rejected').incr(err.rejected.length);
+        this.log.error(`Error writing: ${err.message}`);
+        this.lastWriteFailed = keep.size > 0;
+        return keep.size === 0;
+      }
+      this.buffer.endBatch(batch, false);
+      this.stats.writeErrors.incr();
+      this.stats.errors.incr();
+      selfStats.register('internal_agent', 'write_errors').incr();
+      this.lastWriteFailed = true;
+      this.log.error(`Error writing to ${this.logName}: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+}
