@@ -1,0 +1,291 @@
+/**
+ * Per-service flow metrics from conntrack events.
+ *
+ * A flow belongs to a service when its ORIGINAL destination lies in one of
+ * `service_subnets` and in none of `exclude_subnets` (and, with `only_dnat`,
+ * when it was destination-NATed). The service is (original destination
+ * address, port, protocol): for a NATed virtual IP that is the VIP.
+ *
+ * Per flow the in-flight table keeps only what later events need (start
+ * time, whether the reply/FIN was seen); the table has a hard cap, the oldest
+ * flow is evicted when full. Everything measured at DESTROY (duration, bytes,
+ * packets) comes from the DESTROY message itself, so evictions and missed NEW
+ * events lose only the latencies.
+ */
+import {
+  AF_INET6,
+  IPPROTO_TCP,
+  IPS_DST_NAT,
+  IPS_SEEN_REPLY,
+  TCP_CONNTRACK_CLOSE,
+  TCP_CONNTRACK_CLOSE_WAIT,
+  TCP_CONNTRACK_FIN_WAIT,
+  TCP_CONNTRACK_LAST_ACK,
+  TCP_CONNTRACK_SYN_RECV,
+  TCP_CONNTRACK_TIME_WAIT,
+  protocolName,
+} from '../../../core/conntrack/constants';
+import { CtMessageKind, ipv4String, ipv6String, type CtFlow } from '../../../core/conntrack/types';
+import { uint, type FieldInit, type Tags } from '../../../core/metric';
+import { Histogram, histogramRows } from './histogram';
+import { SubnetList } from './subnet';
+
+export const SERVICE_MEASUREMENT = 'conntrack_service';
+
+export interface FlowOptions {
+  serviceSubnets: readonly string[];
+  excludeSubnets: readonly string[];
+  onlyDnat: boolean;
+  buckets: { duration: readonly number[]; connectLatency: readonly number[]; finLatency: readonly number[]; bytes: readonly number[]; packets: readonly number[] };
+  maxFlows: number;
+  maxServices: number;
+  /** Zero everything after each emission (Telegraf histogram aggregator's `reset`). */
+  reset: boolean;
+}
+
+export class ServiceStats {
+  flowsStarted = 0;
+  flowsEnded = 0;
+  flowsUnreplied = 0;
+  readonly duration: Histogram;
+  readonly connectLatency: Histogram;
+  readonly finLatency: Histogram;
+  readonly bytesOrig: Histogram;
+  readonly bytesReply: Histogram;
+  readonly packetsOrig: Histogram;
+  readonly packetsReply: Histogram;
+
+  constructor(
+    readonly address: string,
+    readonly port: number,
+    readonly protocol: string,
+    b: FlowOptions['buckets'],
+  ) {
+    this.duration = new Histogram(b.duration);
+    this.connectLatency = new Histogram(b.connectLatency);
+    this.finLatency = new Histogram(b.finLatency);
+    this.bytesOrig = new Histogram(b.bytes);
+    this.bytesReply = new Histogram(b.bytes);
+    this.packetsOrig = new Histogram(b.packets);
+    this.packetsReply = new Histogram(b.packets);
+  }
+
+  reset(): void {
+    this.flowsStarted = this.flowsEnded = this.flowsUnreplied = 0;
+    for (const h of [this.duration, this.connectLatency, this.finLatency, this.bytesOrig, this.bytesReply, this.packetsOrig, this.packetsReply]) h.reset();
+  }
+}
+
+interface InFlight {
+  service: ServiceStats;
+  /** ns since the epoch (double). */
+  startNs: number;
+  replied: boolean;
+  fin: boolean;
+}
+
+export interface FlowCounters {
+  eventsNew: number;
+  eventsUpdate: number;
+  eventsDestroy: number;
+  /** Events whose flow is no service's. */
+  eventsIgnored: number;
+  flowsEvicted: number;
+  /** Flows not counted because max_services was reached. */
+  servicesDropped: number;
+}
+
+export interface MetricRow {
+  measurement: string;
+  tags: Tags;
+  fields: Record<string, FieldInit>;
+  type: 'counter' | 'histogram';
+}
+
+const NS = 1e9;
+
+export class FlowAggregator {
+  private readonly include: SubnetList;
+  private readonly exclude: SubnetList;
+  /** IPv4 services: address → (port << 8 | proto) → stats. */
+  private readonly v4 = new Map<number, Map<number, ServiceStats>>();
+  private readonly v6 = new Map<string, ServiceStats>();
+  private readonly all: ServiceStats[] = [];
+  private readonly inflight = new Map<number, InFlight>();
+  readonly counters: FlowCounters = { eventsNew: 0, eventsUpdate: 0, eventsDestroy: 0, eventsIgnored: 0, flowsEvicted: 0, servicesDropped: 0 };
+
+  constructor(private readonly opts: FlowOptions) {
+    this.include = new SubnetList(opts.serviceSubnets);
+    this.exclude = new SubnetList(opts.excludeSubnets);
+  }
+
+  get flowsTracked(): number {
+    return this.inflight.size;
+  }
+
+  get serviceCount(): number {
+    return this.all.length;
+  }
+
+  /** True when the flow's original destination makes it a service flow. */
+  matches(f: CtFlow): boolean {
+    const o = f.orig;
+    if (o.family === AF_INET6) {
+      if (this.include.match6(o.dst6) < 0 || this.exclude.match6(o.dst6) >= 0) return false;
+    } else {
+      if (this.include.match4(o.dst4) < 0 || this.exclude.match4(o.dst4) >= 0) return false;
+    }
+    if (this.opts.onlyDnat && !isDnat(f)) return false;
+    return true;
+  }
+
+  private service(f: CtFlow): ServiceStats | undefined {
+    const o = f.orig;
+    const key = (o.dport << 8) | o.proto;
+    if (o.family === AF_INET6) {
+      const k = `${ipv6String(o.dst6)}|${key}`;
+      let s = this.v6.get(k);
+      if (s === undefined) {
+        s = this.create(ipv6String(o.dst6), o);
+        if (s) this.v6.set(k, s);
+      }
+      return s;
+    }
+    let byPort = this.v4.get(o.dst4);
+    if (byPort === undefined) {
+      byPort = new Map();
+      this.v4.set(o.dst4, byPort);
+    }
+    let s = byPort.get(key);
+    if (s === undefined) {
+      s = this.create(ipv4String(o.dst4), o);
+      if (s) byPort.set(key, s);
+    }
+    return s;
+  }
+
+  private create(address: string, o: CtFlow['orig']): ServiceStats | undefined {
+    if (this.all.length >= this.opts.maxServices) {
+      this.counters.servicesDropped++;
+      return undefined;
+    }
+    const s = new ServiceStats(address, o.dport, protocolName(o.proto), this.opts.buckets);
+    this.all.push(s);
+    return s;
+  }
+
+  /**
+   * Handles one event. `recvNs` (ns since the epoch) stands in for the
+   * kernel's event timestamp when the message has none.
+   */
+  handle(f: CtFlow, recvNs: number): void {
+    const c = this.counters;
+    if (f.kind === CtMessageKind.New) c.eventsNew++;
+    else if (f.kind === CtMessageKind.Update) c.eventsUpdate++;
+    else if (f.kind === CtMessageKind.Destroy) c.eventsDestroy++;
+    if (!this.matches(f)) {
+      c.eventsIgnored++;
+      return;
+    }
+    const at = f.eventNs || recvNs;
+    switch (f.kind) {
+      case CtMessageKind.New: {
+        const s = this.service(f);
+        if (!s) return;
+        s.flowsStarted++;
+        if (f.id < 0) return;
+        if (this.inflight.size >= this.opts.maxFlows) {
+          // Map iteration order is insertion order: the first key is the oldest flow.
+          const oldest = this.inflight.keys().next().value as number;
+          this.inflight.delete(oldest);
+          c.flowsEvicted++;
+        }
+        this.inflight.set(f.id, { service: s, startNs: f.eventNs || f.startNs || recvNs, replied: false, fin: false });
+        return;
+      }
+      case CtMessageKind.Update: {
+        const r = this.inflight.get(f.id);
+        if (r === undefined) return;
+        if (!r.replied && ((f.status & IPS_SEEN_REPLY) !== 0 || f.tcpState === TCP_CONNTRACK_SYN_RECV)) {
+          r.replied = true;
+          r.service.connectLatency.observe(Math.max(0, at - r.startNs) / NS);
+        }
+        if (!r.fin && f.orig.proto === IPPROTO_TCP && isClosing(f.tcpState)) {
+          r.fin = true;
+          r.service.finLatency.observe(Math.max(0, at - r.startNs) / NS);
+        }
+        return;
+      }
+      case CtMessageKind.Destroy: {
+        const r = this.inflight.get(f.id);
+        if (r !== undefined) this.inflight.delete(f.id);
+        const s = r ? r.service : this.service(f);
+        if (!s) return;
+        s.flowsEnded++;
+        if ((f.status & IPS_SEEN_REPLY) === 0) s.flowsUnreplied++;
+        if (f.startNs > 0 && f.stopNs >= f.startNs) s.duration.observe((f.stopNs - f.startNs) / NS);
+        if (f.hasCounters) {
+          s.bytesOrig.observe(f.origBytes);
+          s.bytesReply.observe(f.replyBytes);
+          s.packetsOrig.observe(f.origPackets);
+          s.packetsReply.observe(f.replyPackets);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Metric rows for every known service; resets them afterwards when configured. */
+  rows(baseTags: Tags): MetricRow[] {
+    const out: MetricRow[] = [];
+    for (const s of this.all) {
+      const tags: Tags = { ...baseTags, address: s.address, port: String(s.port), protocol: s.protocol };
+      out.push({
+        measurement: SERVICE_MEASUREMENT,
+        tags,
+        type: 'counter',
+        fields: { flows_started: uint(s.flowsStarted), flows_ended: uint(s.flowsEnded), flows_unreplied: uint(s.flowsUnreplied) },
+      });
+      const hist: Array<[string, Histogram]> = [
+        ['duration_seconds', s.duration],
+        ['connect_latency_seconds', s.connectLatency],
+        ['fin_latency_seconds', s.finLatency],
+        ['bytes_orig', s.bytesOrig],
+        ['bytes_reply', s.bytesReply],
+        ['packets_orig', s.packetsOrig],
+        ['packets_reply', s.packetsReply],
+      ];
+      for (const [name, h] of hist) {
+        for (const r of histogramRows(name, h, tags)) out.push({ measurement: SERVICE_MEASUREMENT, tags: r.tags, fields: r.fields, type: 'histogram' });
+      }
+      if (this.opts.reset) s.reset();
+    }
+    return out;
+  }
+}
+
+/** Destination-NATed: the kernel's DST_NAT bit, or a reply source differing from the original destination. */
+export function isDnat(f: CtFlow): boolean {
+  if (f.status & IPS_DST_NAT) return true;
+  const o = f.orig;
+  const r = f.reply;
+  if (r.family === 0) return false;
+  if (o.dport !== r.sport) return true;
+  if (o.family === AF_INET6) {
+    for (let i = 0; i < 16; i++) if (o.dst6[i] !== r.src6[i]) return true;
+    return false;
+  }
+  return o.dst4 !== r.src4;
+}
+
+function isClosing(state: number): boolean {
+  return (
+    state === TCP_CONNTRACK_FIN_WAIT ||
+    state === TCP_CONNTRACK_CLOSE_WAIT ||
+    state === TCP_CONNTRACK_LAST_ACK ||
+    state === TCP_CONNTRACK_TIME_WAIT ||
+    state === TCP_CONNTRACK_CLOSE
+  );
+}
