@@ -1,0 +1,101 @@
+/**
+ * `outputs.influxdb_v2`: the URLs are tried in random order until one takes
+ * the batch; parts an endpoint finished with are not sent again.
+ */
+import { durationMs, parseDuration } from '../../../core/config/duration';
+import { defaultUserAgent, HttpClient } from '../../../core/http/client';
+import type { Metric } from '../../../core/metric';
+import { PartialWriteError, type Output, type OutputContext } from '../../../core/plugin';
+import { LineProtocolSerializer } from '../../../core/serializers/influx';
+import { V2Client } from './client';
+import type { InfluxDBv2Options } from './options';
+
+export class InfluxDBv2Output implements Output {
+  readonly clients: V2Client[] = [];
+
+  constructor(opts: InfluxDBv2Options, private readonly ctx: OutputContext, now?: () => number) {
+    const urls = opts.urls.length > 0 ? opts.urls : ['http://localhost:8086'];
+    const serializer = new LineProtocolSerializer({
+      uintSupport: opts.influx_uint_support,
+      sortFields: opts.influx_sort_fields,
+      maxLineBytes: opts.influx_max_line_bytes,
+      omitTimestamp: opts.influx_omit_timestamp,
+    });
+    const timeoutMs = durationMs(parseDuration(opts.timeout)) || 5000;
+    const headers = opts.http_headers ?? {};
+    const hasAuthorizationHeader = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
+    for (const raw of urls) {
+      const scheme = new URL(raw).protocol.replace(/:$/, '');
+      if (scheme !== 'http' && scheme !== 'https' && scheme !== 'unix') throw new Error(`unsupported scheme [${scheme}]`);
+      this.clients.push(
+        new V2Client({
+          http: new HttpClient({ url: raw, timeoutMs, headers, tls: opts, proxy: opts.http_proxy || undefined, localAddress: opts.local_address }),
+          token: opts.token,
+          organization: opts.organization,
+          bucket: opts.bucket,
+          bucketTag: opts.bucket_tag,
+          excludeBucketTag: opts.exclude_bucket_tag,
+          gzipLevel: opts.content_encoding === 'gzip' ? opts.content_encoding_level : undefined,
+          userAgent: opts.user_agent || defaultUserAgent(),
+          hasAuthorizationHeader,
+          serializer,
+          log: ctx.log,
+          now,
+        }),
+      );
+    }
+  }
+
+  connect(): void {
+    // Nothing to prepare: v2 buckets are not created by the writer (as Telegraf).
+  }
+
+  async write(metrics: Metric[]): Promise<void> {
+    if (metrics.length === 0) return;
+    let pending: number[] = new Array(metrics.length);
+    for (let i = 0; i < metrics.length; i++) pending[i] = i;
+    const written: number[] = [];
+    const dropped: number[] = [];
+    let lastError: Error | undefined;
+    for (const n of permutation(this.clients.length)) {
+      const client = this.clients[n];
+      const r = await client.write(metrics, pending);
+      for (const i of r.written) written.push(i);
+      for (const i of r.dropped) dropped.push(i);
+      if (!r.error) return;
+      lastError = r.error;
+      this.ctx.log.error(`When writing to [${client.url}]: ${r.error.message}`);
+      if (r.written.length + r.dropped.length > 0) {
+        const done = new Set([...r.written, ...r.dropped]);
+        pending = pending.filter((i) => !done.has(i));
+      }
+    }
+    const msg = this.clients.length === 1 && lastError ? lastError.message : 'failed to send metrics to any configured server(s)';
+    if (written.length + dropped.length === 0) throw new Error(msg);
+    throw new PartialWriteError(msg, dropped, written);
+  }
+
+  /** Counters for `internal_write`. */
+  stats(): Record<string, number> {
+    let bytes = 0;
+    for (const c of this.clients) bytes += c.bytesWritten;
+    return { bytes_written: bytes };
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+}
+
+/** A random permutation of 0..n-1 (Fisher–Yates). */
+function permutation(n: number): number[] {
+  const p = new Array<number>(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
+}
