@@ -1,0 +1,102 @@
+/** The plugin's options (after schema defaults) and their conversion into a probe spec. */
+import * as fs from 'node:fs';
+import type * as tls from 'node:tls';
+import { parseDuration } from '../../../core/config/duration';
+import type { ProbeKind, ProbeSpec } from './probe';
+import { parseStaticTarget } from './target';
+
+export interface IpvsProbeOptions {
+  targets: string[];
+  virtual_servers: string[];
+  namespace: string;
+  probe: ProbeKind;
+  port: number;
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  healthy_statuses: number[];
+  timeout: string | number;
+  insecure_skip_verify: boolean;
+  tls_server_name: string;
+  tls_ca: string;
+  tls_cert: string;
+  tls_key: string;
+  max_concurrency: number;
+  udp_services: boolean;
+}
+
+export const DEFAULT_OPTIONS: IpvsProbeOptions = {
+  targets: [],
+  virtual_servers: [],
+  namespace: '',
+  probe: 'tcp',
+  port: 0,
+  path: '/healthz',
+  method: 'GET',
+  headers: {},
+  body: '',
+  healthy_statuses: [],
+  timeout: '5s',
+  insecure_skip_verify: false,
+  tls_server_name: '',
+  tls_ca: '',
+  tls_cert: '',
+  tls_key: '',
+  max_concurrency: 128,
+  udp_services: false,
+};
+
+export class OptionsError extends Error {}
+
+/** Response bytes read after the status line before the probe hangs up. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Builds the probe spec; throws OptionsError on values the schema cannot catch. */
+export function buildProbeSpec(o: IpvsProbeOptions): ProbeSpec {
+  const timeoutNs = parseDuration(o.timeout);
+  if (timeoutNs <= 0n) throw new OptionsError(`timeout must be positive (got ${JSON.stringify(o.timeout)})`);
+  for (const t of o.targets) parseStaticTarget(t);
+  if (!o.path.startsWith('/')) throw new OptionsError(`path must start with "/" (got ${JSON.stringify(o.path)})`);
+  if (/[\s]/.test(o.path)) throw new OptionsError('path must not contain white space (percent-encode it)');
+  let hostHeader = o.tls_server_name;
+  let headerLines = '';
+  for (const [name, value] of Object.entries(o.headers)) {
+    if (!TOKEN.test(name)) throw new OptionsError(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
+    if (/[\r\n]/.test(value)) throw new OptionsError(`header ${name}: value must not contain line breaks`);
+    const lower = name.toLowerCase();
+    if (lower === 'host') hostHeader = value;
+    else if (lower === 'connection' || lower === 'content-length' || lower === 'transfer-encoding') {
+      throw new OptionsError(`header ${name} is set by the probe itself`);
+    } else headerLines += `${name}: ${value}\r\n`;
+  }
+  const tlsOptions: tls.ConnectionOptions = { rejectUnauthorized: !o.insecure_skip_verify };
+  if (o.tls_server_name) tlsOptions.servername = o.tls_server_name;
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new OptionsError(`${what} ${file}: ${(err as Error).message}`);
+    }
+  };
+  if (o.tls_ca) tlsOptions.ca = read('tls_ca', o.tls_ca);
+  if (o.tls_cert || o.tls_key) {
+    if (!o.tls_cert || !o.tls_key) throw new OptionsError('tls_cert and tls_key go together');
+    tlsOptions.cert = read('tls_cert', o.tls_cert);
+    tlsOptions.key = read('tls_key', o.tls_key);
+  }
+  return {
+    kind: o.probe,
+    timeoutMs: Number(timeoutNs / 1_000_000n) || 1,
+    method: o.method.toUpperCase(),
+    path: o.path,
+    headerLines,
+    hostHeader,
+    body: Buffer.from(o.body, 'utf8'),
+    healthyStatuses: new Set(o.healthy_statuses),
+    tls: tlsOptions,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+  };
+}

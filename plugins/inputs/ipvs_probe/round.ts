@@ -1,0 +1,79 @@
+/**
+ * Runs one round of probes with at most `maxConcurrency` in flight, and starts
+ * a probe only while it can still end (even by timing out) before the round's
+ * deadline. The ones that could not be started are returned, not dropped, so
+ * the caller can report them and start them first next round.
+ */
+
+export interface RoundLimits {
+  maxConcurrency: number;
+  /** Longest a single probe can take, in ms (its timeout). */
+  probeMs: number;
+  /** `performance.now()` value by which every started probe must be over. */
+  deadline: number;
+  /** Clock, replaceable in tests. */
+  now?: () => number;
+}
+
+export interface RoundReport {
+  started: number;
+  /** Positions in `order` of the probes not started because of the deadline. */
+  notStarted: number[];
+  maxInFlight: number;
+}
+
+/**
+ * `start(item, done)` begins probe `item` and must call `done()` exactly once
+ * when its socket is closed (synchronously is allowed).
+ */
+export function runRound(order: ArrayLike<number>, start: (item: number, done: () => void) => void, limits: RoundLimits): Promise<RoundReport> {
+  const now = limits.now ?? (() => performance.now());
+  const total = order.length;
+  const max = Math.max(1, Math.floor(limits.maxConcurrency));
+  return new Promise((resolve) => {
+    let next = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let started = 0;
+    let stopped = false;
+    let pumping = false;
+    const notStarted: number[] = [];
+
+    const settle = (): void => {
+      if (inFlight === 0 && (next >= total || stopped)) resolve({ started, notStarted, maxInFlight });
+    };
+
+    const onDone = (): void => {
+      inFlight--;
+      pump();
+    };
+
+    // A loop rather than recursion: a probe may finish synchronously inside start().
+    const pump = (): void => {
+      if (pumping) return;
+      pumping = true;
+      while (!stopped && next < total && inFlight < max) {
+        if (now() + limits.probeMs > limits.deadline) {
+          stopped = true;
+          for (let i = next; i < total; i++) notStarted.push(i);
+          next = total;
+          break;
+        }
+        const item = order[next++];
+        inFlight++;
+        started++;
+        if (inFlight > maxInFlight) maxInFlight = inFlight;
+        let called = false;
+        start(item, () => {
+          if (called) return;
+          called = true;
+          onDone();
+        });
+      }
+      pumping = false;
+      settle();
+    };
+
+    pump();
+  });
+}
