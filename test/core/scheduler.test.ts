@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Agent } from '../../core/agent';
+import type { AgentSettings, InputSection, LoadedConfig, OutputSection } from '../../core/config/load';
+import { configureLogging } from '../../core/log';
+import { int, type Metric } from '../../core/metric';
+import type { Accumulator, InputPlugin, OutputPlugin } from '../../core/plugin';
+import { PluginRegistry } from '../../core/registry';
+
+configureLogging({ quiet: true });
+
+const MS = 1_000_000n;
+
+function settings(over: Partial<AgentSettings> = {}): AgentSettings {
+  return {
+    intervalNs: 100n * MS,
+    roundInterval: true,
+    metricBatchSize: 1000,
+    metricBufferLimit: 10000,
+    collectionJitterNs: 0n,
+    collectionOffsetNs: 0n,
+    flushIntervalNs: 50n * MS,
+    flushJitterNs: 0n,
+    precisionNs: 0n,
+    hostname: 'testhost',
+    omitHostname: undefined,
+    debug: false,
+    quiet: true,
+    logfile: '',
+    ...over,
+  };
+}
+
+function inputSection(name: string, over: Partial<InputSection> = {}): InputSection {
+  return { name, section: `[[inputs.${name}]]`, file: 'x', startupErrorBehavior: 'error', filter: {}, options: {}, tags: {}, ...over };
+}
+function outputSection(name: string): OutputSection {
+  return { name, section: `[[outputs.${name}]]`, file: 'x', startupErrorBehavior: 'error', filter: {}, options: {} };
+}
+
+interface Probe {
+  starts: number[];
+  ends: number[];
+  active: number;
+  maxActive: number;
+}
+
+function slowInput(name: string, probe: Probe, durationMs: number): InputPlugin {
+  return {
+    kind: 'input',
+    name,
+    description: '',
+    schema: {},
+    sampleConfig: '',
+    create: () => ({
+      async gather(acc: Accumulator) {
+        probe.starts.push(Date.now());
+        probe.active++;
+        probe.maxActive = Math.max(probe.maxActive, probe.active);
+        await new Promise((r) => setTimeout(r, durationMs));
+        acc.addFields('m', { v: int(1) });
+        probe.active--;
+        probe.ends.push(Date.now());
+      },
+    }),
+  };
+}
+
+function collectingOutput(sink: Metric[]): OutputPlugin {
+  return {
+    kind: 'output',
+    name: 'collect',
+    description: '',
+    schema: {},
+    sampleConfig: '',
+    create: () => ({ write: async (b: Metric[]) => void sink.push(...b) }),
+  };
+}
+
+function config(agent: AgentSettings, inputs: InputSection[], outputs: OutputSection[] = [outputSection('collect')]): LoadedConfig {
+  return { files: [], agent, globalTags: {}, inputs, outputs, warnings: [] };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('scheduler', () => {
+  test('round_interval aligns gathers to interval boundaries (plus offset)', async () => {
+    const probe: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
+    const reg = new PluginRegistry();
+    reg.register(slowInput('fast', probe, 1));
+    const sink: Metric[] = [];
+    reg.register(collectingOutput(sink));
+    const agent = new Agent(config(settings({ intervalNs: 200n * MS, collectionOffsetNs: 30n * MS }), [inputSection('fast')]), reg);
+    await agent.start();
+    agent.run();
+    await sleep(900);
+    await agent.stop();
+    assert.ok(probe.starts.length >= 3, `gathers: ${probe.starts.length}`);
+    for (const t of probe.starts) {
+      const phase = (t - 30) % 200;
+      assert.ok(phase >= 0 && phase < 25, `gather at phase ${phase} ms of the 200 ms interval (offset 30 ms)`);
+    }
+    assert.ok(sink.length >= 3, 'final flush delivered the gathered metrics');
+    assert.equal(sink[0].getTag('host'), 'testhost');
+  });
+
+  test('a gather that outlasts its interval is not overlapped and is counted', async () => {
+    const probe: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
+    const reg = new PluginRegistry();
+    reg.register(slowInput('slow', probe, 250));
+    reg.register(collectingOutput([]));
+    const agent = new Agent(config(settings({ intervalNs: 100n * MS, roundInterval: false }), [inputSection('slow')]), reg);
+    await agent.start();
+    agent.run();
+    await sleep(700);
+    await agent.stop();
+    assert.equal(probe.maxActive, 1, 'never two gathers at once');
+    assert.ok(agent.inputs[0].stats.gatherTimeouts.value >= 2, `timeouts ${agent.inputs[0].stats.gatherTimeouts.value}`);
+  });
+
+  test('round_interval = false gathers at once; jitter delays within [0, jitter)', async () => {
+    const probe: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
+    const reg = new PluginRegistry();
+    reg.register(slowInput('j', probe, 1));
+    reg.register(collectingOutput([]));
+    const agent = new Agent(config(settings({ intervalNs: 1000n * MS, roundInterval: false, collectionJitterNs: 100n * MS }), [inputSection('j')]), reg);
+    await agent.start();
+    const t0 = Date.now();
+    agent.run();
+    await sleep(250);
+    await agent.stop();
+    assert.equal(probe.starts.length, 1);
+    const delay = probe.starts[0] - t0;
+    assert.ok(delay >= 0 && delay < 120, `first gather after ${delay} ms`);
+  });
+
+  test('each input runs on its own interval', async () => {
+    const a: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
+    const b: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
+    const reg = new PluginRegistry();
+    reg.register(slowInput('a', a, 1));
+    reg.register(slowInput('b', b, 1));
+    reg.register(collectingOutput([]));
+    const agent = new Agent(
+      config(settings({ roundInterval: false }), [inputSection('a', { intervalNs: 50n * MS }), inputSection('b', { intervalNs: 400n * MS })]),
+      reg,
+    );
+    await agent.start();
+    agent.run();
+    await sleep(620);
+    await agent.stop();
+    assert.ok(a.starts.length >= 9, `a gathered ${a.starts.length}`);
+    assert.equal(b.starts.length, 2);
+  });
+
+  test('flush interval delivers metrics while running; a full batch flushes early', async () => {
+    const probe: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
+    const reg = new PluginRegistry();
+    reg.register(slowInput('f', probe, 1));
+    const sink: Metric[] = [];
+    reg.register(collectingOutput(sink));
+    const agent = new Agent(
+      config(settings({ intervalNs: 20n * MS, roundInterval: false, flushIntervalNs: 100_000n * MS, metricBatchSize: 3 }), [inputSection('f')]),
+      reg,
+    );
+    await agent.start();
+    agent.run();
+    await sleep(150);
+    const before = sink.length;
+    await agent.stop({ flush: false });
+    assert.ok(before >= 3 && before % 3 === 0, `early flushes wrote full batches only: ${before}`);
+  });
+
+  test('precision rounds timestamps; default precision follows the interval', async () => {
+    const reg = new PluginRegistry();
+    reg.register({
+      kind: 'input',
+      name: 't',
+      description: '',
+      schema: {},
+      sampleConfig: '',
+      create: () => ({ gather: (acc: Accumulator) => acc.addFields('m', { v: int(1) }, {}, 1_700_000_000_600_000_000n) }),
+    });
+    const sink: Metric[] = [];
+    reg.register(collectingOutput(sink));
+    const agent = new Agent(config(settings({ intervalNs: 10_000n * MS }), [inputSection('t'), inputSection('t', { precisionNs: 1n })]), reg);
+    await agent.start();
+    await agent.gatherAll();
+    await agent.flushAll();
+    assert.deepEqual(
+      sink.map((m) => m.time),
+      [1_700_000_001_000_000_000n, 1_700_000_000_600_000_000n],
+    );
+  });
+});
