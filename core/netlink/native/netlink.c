@@ -20,7 +20,7 @@
  *                                                a result > length means the datagram was truncated
  *     .pollStart(buffers, lengths, onBatch, onError)
  *                                     uv_poll; per wakeup, recv datagrams into buffers[i] (lengths[i] = size)
- *                                     then onBatch(count). ENOBUFS -> onError(err) and polling CONTINUES.
+ *                                     then onBatch(count); lengths[i] > buffer size = truncated. ENOBUFS -> onError(err) and polling CONTINUES.
  *     .pollOnce(onReadable)           one-shot readability notification (for dumps that hit EAGAIN)
  *     .pollStop()
  *     .ref() / .unref()               whether an active poll keeps the event loop alive (default ref)
@@ -469,8 +469,8 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* recvfrom into a buffer range; returns bytes (the full datagram size with MSG_TRUNC), -1 for EAGAIN,
- * -2 for a datagram from a non-kernel sender (dropped), or -errno - 2 encoded by the caller. */
+/* recvfrom into a buffer range; returns bytes (the full datagram size, thanks to MSG_TRUNC), -1 for
+ * EAGAIN, or -3 with *err set. Datagrams from non-kernel senders are skipped. */
 static ssize_t recv_kernel(int fd, char *data, size_t len, int *err) {
   struct sockaddr_nl sa;
   for (;;) {
@@ -510,10 +510,10 @@ static napi_value Recv(napi_env env, napi_callback_info info) {
 
 /* Calls a JS callback from the libuv loop. A JS exception becomes an ordinary uncaught exception
  * ('uncaughtException'), never a crash. Returns 0 if the callback could not be called. */
-static int call_js(nl_handle *h, napi_ref fnref, size_t argc, napi_value *argv) {
+static int call_js(nl_handle *h, napi_value fn, size_t argc, napi_value *argv) {
   napi_env env = h->env;
-  napi_value fn, recv;
-  if (fnref == NULL || napi_get_reference_value(env, fnref, &fn) != napi_ok || fn == NULL) return 0;
+  napi_value recv;
+  if (fn == NULL) return 0;
   if (napi_get_undefined(env, &recv) != napi_ok) return 0;
   napi_status st = napi_make_callback(env, h->actx, recv, fn, argc, argv, NULL);
   if (st != napi_ok) {
@@ -548,14 +548,20 @@ static void ensure_poll(napi_env env, nl_handle *h, int *ok) {
 
 static void on_poll(uv_poll_t *p, int status, int events);
 
-static void deliver_error(nl_handle *h, int err) {
-  napi_value e = make_errno_error(h->env, err, "recvmsg", NULL);
-  if (e != NULL) call_js(h, h->on_error, 1, &e);
+static napi_value ref_value(nl_handle *h, napi_ref ref) {
+  napi_value v = NULL;
+  if (ref == NULL || napi_get_reference_value(h->env, ref, &v) != napi_ok) return NULL;
+  return v;
+}
+
+static void deliver_error(nl_handle *h, int err, const char *syscall) {
+  napi_value e = make_errno_error(h->env, err, syscall, NULL);
+  if (e != NULL) call_js(h, ref_value(h, h->on_error), 1, &e);
 }
 
 static void deliver_batch(nl_handle *h, uint32_t count) {
   napi_value n;
-  if (napi_create_uint32(h->env, count, &n) == napi_ok) call_js(h, h->on_data, 1, &n);
+  if (napi_create_uint32(h->env, count, &n) == napi_ok) call_js(h, ref_value(h, h->on_data), 1, &n);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events) {
@@ -568,29 +574,13 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   unsigned gen = h->generation;
 
   if (h->mode == MODE_NOTIFY) {
-    /* One-shot: the JS side now reads synchronously until EAGAIN. */
-    napi_ref cb = h->on_data;
-    h->on_data = NULL;
+    /* One-shot: the JS side now reads synchronously until EAGAIN. The local handle `fn` keeps the
+     * callback alive for the call although its reference is released first. */
+    napi_value fn = NULL;
+    if (h->on_data == NULL || napi_get_reference_value(env, h->on_data, &fn) != napi_ok) fn = NULL;
     uv_poll_stop(&h->poll);
-    h->mode = MODE_IDLE;
-    h->generation++;
-    napi_value fn;
-    if (cb != NULL && napi_get_reference_value(env, cb, &fn) == napi_ok) {
-      napi_ref tmp;
-      /* keep the function alive across the call although the ref is released now */
-      if (napi_create_reference(env, fn, 1, &tmp) == napi_ok) {
-        napi_delete_reference(env, cb);
-        set_strong(h, 0);
-        call_js(h, tmp, 0, NULL);
-        napi_delete_reference(env, tmp);
-      } else {
-        napi_delete_reference(env, cb);
-        set_strong(h, 0);
-      }
-    } else {
-      delete_ref(env, &cb);
-      set_strong(h, 0);
-    }
+    stop_polling(h);
+    if (fn != NULL) call_js(h, fn, 0, NULL);
     goto out;
   }
 
@@ -604,8 +594,8 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     ssize_t n = recv_kernel(h->fd, h->buf_data[count], h->buf_size[count], &err);
     if (n == -1) break;
     if (n >= 0) {
-      if ((size_t)n > h->buf_size[count]) n = (ssize_t)h->buf_size[count]; /* truncated */
-      h->lengths[count++] = (uint32_t)n;
+      /* a length above the buffer's size tells JS the datagram was truncated */
+      h->lengths[count++] = n > (ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)n;
       continue;
     }
     /* error: deliver what came before it, then the error itself */
@@ -614,7 +604,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
       count = 0;
       if (h->generation != gen || h->fd < 0) goto out;
     }
-    deliver_error(h, err);
+    deliver_error(h, err, "recvmsg");
     if (h->generation != gen || h->fd < 0) goto out;
     if (err == ENOBUFS) continue; /* events were lost; the socket keeps working */
     /* any other error would repeat forever: stop polling (JS may restart) */
@@ -628,7 +618,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (restart && h->mode == MODE_BATCH) {
     int r = uv_poll_start(&h->poll, UV_READABLE, on_poll);
     if (r != 0) {
-      deliver_error(h, -r);
+      deliver_error(h, -r, "uv_poll_start");
       if (h->generation == gen && h->fd >= 0) stop_polling(h);
     }
   }
