@@ -1,3 +1,4 @@
+// NOTE: builders start with capacity >= the largest message: AttributeEncoder.u8/be16/be32 read `this.buf` before growing it.
 /**
  * ctnetlink requests, built with the shared netlink `MessageBuilder`
  * (nlmsghdr + nfgenmsg + attributes). The socket sets the sequence number.
@@ -27,7 +28,7 @@ export interface CtDumpFilter {
 
 /** Table dump request (GET with NLM_F_DUMP), with optional kernel-side filters. */
 export function buildDumpRequest(filter: CtDumpFilter = {}): Buffer {
-  const m = new MessageBuilder(C.CT_TYPE_GET, DUMP_FLAGS, 64).nfgen(filter.family ?? C.AF_UNSPEC);
+  const m = new MessageBuilder(C.CT_TYPE_GET, DUMP_FLAGS, 256).nfgen(filter.family ?? C.AF_UNSPEC);
   if (filter.mark !== undefined) {
     m.be32(C.CTA_MARK, filter.mark);
     m.be32(C.CTA_MARK_MASK, filter.markMask ?? 0xffffffff);
@@ -69,8 +70,8 @@ export interface CtNewEntry {
  * reply tuple mirrors the original. STATUS must include CONFIRMED or the
  * kernel answers EBUSY.
  */
-export function buildNewEntry(e: CtNewEntry): Buffer {
-  const m = new MessageBuilder(C.CT_TYPE_NEW, NEW_FLAGS, 160).nfgen(C.AF_INET);
+export function buildNewEntry(e: CtNewEntry, ack = true): Buffer {
+  const m = new MessageBuilder(C.CT_TYPE_NEW, ack ? NEW_FLAGS : NEW_FLAGS & ~NLM_F_ACK, 512).nfgen(C.AF_INET);
   const tuple = (type: number, src: number, dst: number, sport: number, dport: number): void => {
     const t = m.beginNested(type);
     const ip = m.beginNested(C.CTA_TUPLE_IP);

@@ -1,0 +1,120 @@
+/** Plugin options (after ajv applied the schema's defaults) and their validation. */
+import { AF_INET, AF_INET6 } from '../../../core/conntrack/constants';
+import { DEFAULT_BUCKETS } from './histogram';
+import { parseSubnet } from './subnet';
+
+export interface ConntrackOptions {
+  collect: string[];
+  dirs: string[];
+  files: string[];
+  namespace: string;
+  stats_source: 'auto' | 'procfs' | 'netlink';
+  collect_table: boolean;
+  table_by_mark: boolean;
+  table_mark_mask: number;
+  table_subnets: string[];
+  table_filter_family: '' | 'ipv4' | 'ipv6';
+  table_filter_mark?: number;
+  table_filter_mark_mask?: number;
+  table_filter_zone?: number;
+  collect_service_flows: boolean;
+  service_subnets: string[];
+  exclude_subnets: string[];
+  only_dnat: boolean;
+  duration_buckets?: number[];
+  connect_latency_buckets?: number[];
+  fin_latency_buckets?: number[];
+  bytes_buckets?: number[];
+  packets_buckets?: number[];
+  histogram_reset: boolean;
+  enable_accounting: boolean;
+  enable_timestamps: boolean;
+  event_buffer_size: number | string;
+  max_flows: number;
+  max_services: number;
+}
+
+/** Fills defaults for callers that bypass the schema (tests, benchmarks). */
+export function withDefaults(o: Partial<ConntrackOptions>): ConntrackOptions {
+  return {
+    collect: [],
+    dirs: ['/proc/sys/net/ipv4/netfilter', '/proc/sys/net/netfilter'],
+    files: ['ip_conntrack_count', 'ip_conntrack_max', 'nf_conntrack_count', 'nf_conntrack_max'],
+    namespace: '',
+    stats_source: 'auto',
+    collect_table: false,
+    table_by_mark: false,
+    table_mark_mask: 0xffffffff,
+    table_subnets: [],
+    table_filter_family: '',
+    collect_service_flows: false,
+    service_subnets: [],
+    exclude_subnets: [],
+    only_dnat: false,
+    histogram_reset: false,
+    enable_accounting: false,
+    enable_timestamps: false,
+    event_buffer_size: '16MiB',
+    max_flows: 262144,
+    max_services: 10000,
+    ...o,
+  };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+/** `16MiB`, `8MB`, `4096` → bytes. */
+export function parseSize(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new Error(`invalid size ${JSON.stringify(v)}`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A namespace option as a path: names without `/` live under /var/run/netns. */
+export function namespacePath(ns: string): string | undefined {
+  if (ns === '') return undefined;
+  return ns.includes('/') ? ns : `/var/run/netns/${ns}`;
+}
+
+export function familyNumber(f: string): number | undefined {
+  return f === 'ipv4' ? AF_INET : f === 'ipv6' ? AF_INET6 : undefined;
+}
+
+export function bucketsOf(o: ConntrackOptions): { duration: number[]; connectLatency: number[]; finLatency: number[]; bytes: number[]; packets: number[] } {
+  return {
+    duration: o.duration_buckets ?? [...DEFAULT_BUCKETS.duration],
+    connectLatency: o.connect_latency_buckets ?? [...DEFAULT_BUCKETS.connectLatency],
+    finLatency: o.fin_latency_buckets ?? [...DEFAULT_BUCKETS.finLatency],
+    bytes: o.bytes_buckets ?? [...DEFAULT_BUCKETS.bytes],
+    packets: o.packets_buckets ?? [...DEFAULT_BUCKETS.packets],
+  };
+}
+
+/** Throws an Error with a message naming the option for invalid settings. */
+export function validate(o: ConntrackOptions): void {
+  for (const c of o.collect) {
+    if (c !== 'all' && c !== 'percpu') throw new Error(`config option 'collect': unknown choice ${c}`);
+  }
+  for (const [name, list] of [
+    ['table_subnets', o.table_subnets],
+    ['service_subnets', o.service_subnets],
+    ['exclude_subnets', o.exclude_subnets],
+  ] as const) {
+    for (const s of list) {
+      try {
+        parseSubnet(s);
+      } catch (err) {
+        throw new Error(`config option '${name}': ${(err as Error).message}`);
+      }
+    }
+  }
+  if (o.collect_service_flows && o.service_subnets.length === 0) {
+    throw new Error(`config option 'service_subnets': at least one CIDR is needed with collect_service_flows = true`);
+  }
+  if (o.table_filter_mark_mask !== undefined && o.table_filter_mark === undefined) {
+    throw new Error(`config option 'table_filter_mark_mask' needs table_filter_mark`);
+  }
+  parseSize(o.event_buffer_size);
+}
