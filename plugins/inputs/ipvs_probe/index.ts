@@ -44,8 +44,13 @@ const plugin: InputPlugin<IpvsProbeOptions> = {
     const spec = buildProbeSpec(options);
     const inNetns = options.namespace ? namespaceRunner(options.namespace) : undefined;
     const services = options.targets.length > 0 ? undefined : ipvsServiceSource(options.namespace);
-    if (spec.timeoutMs * 1_000_000 >= Number(ctx.intervalNs)) {
-      ctx.log.warn(`timeout (${spec.timeoutMs / 1000} s) is not shorter than the interval: probes start only while they can finish within the interval, so few or none will`);
+    const intervalMs = Number(ctx.intervalNs / 1_000_000n);
+    if (intervalMs > 0 && spec.timeoutMs >= intervalMs) {
+      // A probe starts only while it can end within the interval: with a
+      // timeout as long as the interval none could, so halve it instead.
+      const clamped = Math.max(1, Math.floor(intervalMs / 2));
+      ctx.log.warn(`timeout ${spec.timeoutMs / 1000} s is not shorter than the interval (${intervalMs / 1000} s); using ${clamped / 1000} s`);
+      spec.timeoutMs = clamped;
     }
     return new IpvsProbeInput(options, spec, ctx, { services, inNetns });
   },

@@ -62,7 +62,18 @@ export function startServer(b: Behaviour, opts: { host?: string; port?: number; 
   const counter = opts.counter ?? new ConnCounter();
   const track = (s: net.Socket): void => {
     counter.opened();
-    s.once('close', () => counter.closed());
+    // The client's FIN (or RST) ends its side: count the connection gone at
+    // 'end'/'error', not at 'close', which libuv reports a loop phase later.
+    let gone = false;
+    const down = (): void => {
+      if (!gone) {
+        gone = true;
+        counter.closed();
+      }
+    };
+    s.once('end', down);
+    s.once('error', down);
+    s.once('close', down);
   };
   const server = opts.tls
     ? tls.createServer({ key: opts.tls.key, cert: opts.tls.cert }, (s) => handle(s, b))
@@ -108,8 +119,14 @@ export class ConnCounter {
   accepted = 0;
   opened(): void {
     this.accepted++;
-    if (++this.open > this.maxOpen) this.maxOpen = this.open;
+    this.open++;
+    // Sample after the whole poll batch: a client's FIN queued before its next
+    // connect is read in the same batch as that connect's accept, in any order.
+    setImmediate(this.sample);
   }
+  private readonly sample = (): void => {
+    if (this.open > this.maxOpen) this.maxOpen = this.open;
+  };
   closed(): void {
     this.open--;
   }

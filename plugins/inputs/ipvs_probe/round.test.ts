@@ -1,0 +1,171 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CaptureLogger } from '../../../test/support/capture-log';
+import { Metric, nowNs, type FieldInit, type Tags } from '../../../core/metric';
+import type { Accumulator, PluginContext } from '../../../core/plugin';
+import { IpvsProbeInput } from './input';
+import { buildProbeSpec, DEFAULT_OPTIONS, type IpvsProbeOptions } from './options';
+import { runRound } from './round';
+import { ConnCounter, closedPort, startServer, type Behaviour, type TestServer } from './testservers';
+
+/** Collects what the input hands over. */
+export class CollectingAccumulator implements Accumulator {
+  readonly metrics: Metric[] = [];
+  readonly errors: string[] = [];
+  readonly time = nowNs();
+  addFields(m: string, f: Record<string, FieldInit>, t: Tags = {}, time?: bigint): void {
+    this.metrics.push(Metric.from(m, t, f, time ?? this.time));
+  }
+  addGauge(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
+    this.addFields(m, f, t, time);
+  }
+  addCounter(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
+    this.addFields(m, f, t, time);
+  }
+  addHistogram(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
+    this.addFields(m, f, t, time);
+  }
+  addMetric(m: Metric): void {
+    this.metrics.push(m);
+  }
+  addError(err: unknown): void {
+    this.errors.push(String((err as Error)?.message ?? err));
+  }
+  named(name: string): Metric[] {
+    return this.metrics.filter((m) => m.name === name);
+  }
+}
+
+export function field(m: Metric, key: string): unknown {
+  return m.getField(key)?.value;
+}
+
+function makeInput(opts: Partial<IpvsProbeOptions>, intervalMs: number, log = new CaptureLogger('inputs.ipvs_probe')): { input: IpvsProbeInput; log: CaptureLogger } {
+  const options: IpvsProbeOptions = { ...DEFAULT_OPTIONS, ...opts };
+  const ctx: PluginContext = { log, section: 'inputs.ipvs_probe', intervalNs: BigInt(intervalMs) * 1_000_000n, oneShot: false };
+  return { input: new IpvsProbeInput(options, buildProbeSpec(options), ctx, {}), log };
+}
+
+describe('round scheduling', () => {
+  const servers: TestServer[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+  const many = async (n: number, b: Behaviour, counter: ConnCounter): Promise<TestServer[]> => {
+    const out: TestServer[] = [];
+    for (let i = 0; i < n; i++) out.push(await startServer(b, { counter }));
+    servers.push(...out);
+    return out;
+  };
+
+  test('runRound never exceeds the bound and stops at the deadline', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const order = Array.from({ length: 30 }, (_, i) => i);
+    const startedItems: number[] = [];
+    const t0 = performance.now();
+    const report = await runRound(
+      order,
+      (item, done) => {
+        startedItems.push(item);
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        setTimeout(() => {
+          inFlight--;
+          done();
+        }, 40);
+      },
+      { maxConcurrency: 5, probeMs: 50, deadline: t0 + 200 },
+    );
+    assert.equal(peak, 5);
+    assert.equal(report.maxInFlight, 5);
+    assert.equal(report.started + report.notStarted.length, 30);
+    assert.equal(report.started, startedItems.length);
+    // Waves at ~0, ~40, ~80, ~120 ms can end by 200 ms; a wave at ~160 ms could not.
+    assert.ok(report.started >= 15 && report.started <= 20, `started ${report.started}`);
+    assert.deepEqual(report.notStarted, order.slice(report.started));
+    assert.ok(performance.now() - t0 < 260);
+  });
+
+  test('simultaneous connections seen by the servers stay within max_concurrency', async () => {
+    const counter = new ConnCounter();
+    const srv = await many(60, { kind: 'status', status: 200, delayMs: 30 }, counter);
+    const { input } = makeInput({ probe: 'http', path: '/', max_concurrency: 8, timeout: '2s', targets: srv.map((s) => `127.0.0.1:${s.port}`) }, 10_000);
+    const acc = new CollectingAccumulator();
+    await input.gather(acc);
+    assert.deepEqual(acc.errors, []);
+    const probes = acc.named('ipvs_probe');
+    assert.equal(probes.length, 60);
+    assert.ok(probes.every((m) => m.getTag('result') === 'success' && field(m, 'up') === 1));
+    assert.equal(counter.accepted, 60, 'each target probed exactly once');
+    assert.ok(counter.maxOpen <= 8, `server saw ${counter.maxOpen} connections at once`);
+    assert.ok(counter.maxOpen >= 4, `bound not used (max ${counter.maxOpen})`);
+    const round = acc.named('ipvs_probe_round')[0];
+    assert.equal(field(round, 'probes_started'), 60);
+    assert.equal(field(round, 'probes_not_started'), 0);
+    assert.equal(field(round, 'max_in_flight'), 8);
+  });
+
+  test('probes that cannot finish before the deadline are counted, warned about and go first next round', async () => {
+    const counter = new ConnCounter();
+    const srv = await many(20, { kind: 'silent' }, counter);
+    const { input, log } = makeInput({ probe: 'http', max_concurrency: 4, timeout: '200ms', targets: srv.map((s) => `127.0.0.1:${s.port}`) }, 500);
+    const acc = new CollectingAccumulator();
+    const t0 = performance.now();
+    await input.gather(acc);
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 650, `round took ${elapsed} ms for a 500 ms interval`);
+    const round = acc.named('ipvs_probe_round')[0];
+    const started = field(round, 'probes_started') as number;
+    const notStarted = field(round, 'probes_not_started') as number;
+    assert.equal(started + notStarted, 20);
+    assert.ok(notStarted >= 8, `not started ${notStarted}`);
+    const probes = acc.named('ipvs_probe');
+    assert.equal(probes.length, started, 'one metric per probed pair, none for the not-started');
+    assert.ok(probes.every((m) => m.getTag('result') === 'timeout' && field(m, 'result_code') === 4));
+    assert.match(log.text(), new RegExp(`W! ${notStarted} of 20 real servers not probed this round`));
+    const probedFirst = new Set(probes.map((m) => m.getTag('port')));
+
+    const acc2 = new CollectingAccumulator();
+    await input.gather(acc2);
+    const second = acc2.named('ipvs_probe').map((m) => m.getTag('port'));
+    const skippedBefore = srv.map((s) => String(s.port)).filter((p) => !probedFirst.has(p));
+    // The first round's leftovers are started first (as many as fit).
+    const firstWaves = skippedBefore.slice(0, second.length);
+    for (const p of firstWaves) assert.ok(second.includes(p), `port ${p} skipped twice`);
+  });
+
+  test('consecutive_failures counts per target and resets on success', async () => {
+    const port = await closedPort();
+    const { input } = makeInput({ probe: 'tcp', timeout: '1s', targets: [`127.0.0.1:${port}`] }, 5000);
+    const values: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const acc = new CollectingAccumulator();
+      await input.gather(acc);
+      const m = acc.named('ipvs_probe')[0];
+      assert.equal(m.getTag('result'), 'connection_refused');
+      assert.equal(field(m, 'up'), 0);
+      values.push(field(m, 'consecutive_failures'));
+    }
+    assert.deepEqual(values, [1, 2, 3]);
+    const s = await startServer({ kind: 'silent' }, { port });
+    servers.push(s);
+    const acc = new CollectingAccumulator();
+    await input.gather(acc);
+    const m = acc.named('ipvs_probe')[0];
+    assert.equal(m.getTag('result'), 'success');
+    assert.equal(field(m, 'consecutive_failures'), 0);
+    assert.deepEqual(m.tags(), { address: '127.0.0.1', address_family: 'inet', port: String(port), result: 'success' });
+    assert.equal(m.getField('http_response_code'), undefined, 'tcp probes have no HTTP status');
+  });
+
+  test('unresolvable static host names report dns_error', async () => {
+    const { input } = makeInput({ probe: 'tcp', timeout: '1s', targets: ['no-such-host.invalid:80'] }, 5000);
+    const acc = new CollectingAccumulator();
+    await input.gather(acc);
+    const m = acc.named('ipvs_probe')[0];
+    assert.equal(m.getTag('result'), 'dns_error');
+    assert.equal(field(m, 'result_code'), 5);
+    assert.equal(m.getTag('address'), 'no-such-host.invalid');
+  });
+});
