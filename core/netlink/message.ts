@@ -195,7 +195,7 @@ export interface ErrorPayload {
 export function decodeErrorPayload(buf: Buffer, offset: number, length: number, flags: number): ErrorPayload {
   if (length < NLMSG_HDRLEN + 4) throw new NetlinkDecodeError('truncated NLMSG_ERROR payload');
   const code = HOST_LE ? buf.readInt32LE(offset + NLMSG_HDRLEN) : buf.readInt32BE(offset + NLMSG_HDRLEN);
-  const result: ErrorPayload = { errno: -code };
+  const result: ErrorPayload = { errno: code === 0 ? 0 : -code };
   if (flags & NLM_F_ACK_TLVS) {
     const inner = offset + NLMSG_HDRLEN + 4;
     const end = offset + length;
