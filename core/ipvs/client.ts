@@ -1,0 +1,284 @@
+/**
+ * IPVS client over generic netlink: lists virtual services (one GET_SERVICE
+ * dump) and their real servers (one GET_DEST dump per service, spread over a
+ * small pool of sockets so several dumps are in flight), reads GET_INFO and
+ * GET_CONFIG, optionally inside another network namespace.
+ *
+ *     const c = await IpvsClient.open({ namespace: 'blue', sockets: 4 });
+ *     const table = await c.listAll((vs) => vs.port === 443);
+ *     c.close();
+ *
+ * Module loading: resolving the generic-netlink family `IPVS` makes the kernel
+ * auto-load ip_vs (the module carries that alias), so unless `loadModule` is
+ * set, `open()` first checks `/proc/net/ip_vs` and fails with
+ * `IpvsUnavailableError` ("IPVS is not loaded") without touching the family.
+ */
+import * as fs from 'node:fs';
+import { MessageBuilder } from '../netlink/message';
+import { NetlinkSocket } from '../netlink/socket';
+import { withNetns } from '../netlink/netns';
+import { AttributeDecoder } from '../netlink/attributes';
+import { GENL_HDRLEN, NETLINK_GENERIC, NLMSG_HDRLEN } from '../netlink/constants';
+import { isErrno } from '../netlink/errors';
+import * as C from './constants';
+import { decodeConfigMessage, decodeDaemonMessage, decodeDestMessage, decodeInfoMessage, decodeServiceMessage } from './decode';
+import { buildDestDump, buildServiceDump, buildSimpleRequest } from './encode';
+import type { IpvsDaemon, IpvsInfo, IpvsTimeouts, RealServer, ServiceKey, ServiceWithDestinations, VirtualService } from './types';
+
+export interface IpvsClientOptions {
+  /** Network namespace: a name under /var/run/netns, or a path (/proc/PID/ns/net). Empty: our own. */
+  namespace?: string;
+  /** Allow the kernel to auto-load ip_vs when resolving the family (Telegraf's behaviour). Default false. */
+  loadModule?: boolean;
+  /** Sockets used concurrently for destination dumps (default 4, at least 1). */
+  sockets?: number;
+  /** Per-request timeout (ms, default 30000). */
+  timeoutMs?: number;
+  /** Where to look for ip_vs (tests). Default /proc/net/ip_vs. */
+  procIpvsPath?: string;
+}
+
+/** IPVS is absent (module not loaded and loading not allowed, or no kernel support). `code` 'IPVS_UNAVAILABLE'. */
+export class IpvsUnavailableError extends Error {
+  readonly code = 'IPVS_UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'IpvsUnavailableError';
+  }
+}
+
+/** The kernel refused an IPVS request: CAP_NET_ADMIN is missing. `code` 'EPERM'. */
+export class IpvsPermissionError extends Error {
+  readonly code = 'EPERM';
+  constructor(message: string) {
+    super(message);
+    this.name = 'IpvsPermissionError';
+  }
+}
+
+const CTRL_CMD_GETFAMILY = 3;
+const CTRL_ATTR_FAMILY_ID = 1;
+const CTRL_ATTR_FAMILY_NAME = 2;
+const GENL_ID_CTRL = 16;
+
+/**
+ * Resolves a generic-netlink family id by name (CTRL_CMD_GETFAMILY).
+ * LOCAL WORKAROUND until the netlink layer exports family resolution; same
+ * wire exchange, replace with its helper when available.
+ */
+async function resolveFamily(sock: NetlinkSocket, name: string, timeoutMs: number): Promise<number> {
+  const msg = new MessageBuilder(GENL_ID_CTRL, 0, 64).genl(CTRL_CMD_GETFAMILY, 1).string(CTRL_ATTR_FAMILY_NAME, name).finish();
+  const replies = await sock.request(Buffer.from(msg), { timeoutMs });
+  for (const r of replies) {
+    const d = new AttributeDecoder(r.data, NLMSG_HDRLEN + GENL_HDRLEN, r.data.length);
+    while (d.next()) if (d.type === CTRL_ATTR_FAMILY_ID) return d.u16();
+  }
+  throw new Error(`generic netlink family ${name}: no id in the controller's reply`);
+}
+
+function permissionError(err: unknown, what: string): Error {
+  if (isErrno(err, 'EPERM')) {
+    return new IpvsPermissionError(`${what}: operation not permitted (IPVS netlink requests need CAP_NET_ADMIN)`);
+  }
+  return err as Error;
+}
+
+/** One TCP/UDP/SCTP or fwmark service identity as text (for messages). */
+export function serviceLabel(k: ServiceKey & { address?: string }): string {
+  if (k.fwmark) return `fwmark ${k.fwmark}`;
+  const proto = k.protocol === 6 ? 'tcp' : k.protocol === 17 ? 'udp' : k.protocol === 132 ? 'sctp' : String(k.protocol);
+  const a = k.address ?? '';
+  return `${proto} ${a.includes(':') ? `[${a}]` : a}:${k.port}`;
+}
+
+export class IpvsClient {
+  readonly familyId: number;
+  private readonly sockets: NetlinkSocket[];
+  private readonly timeoutMs: number;
+  private closed = false;
+
+  private constructor(familyId: number, sockets: NetlinkSocket[], timeoutMs: number) {
+    this.familyId = familyId;
+    this.sockets = sockets;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Checks IPVS presence, opens the socket pool (inside the namespace when given), resolves the family. */
+  static async open(opts: IpvsClientOptions = {}): Promise<IpvsClient> {
+    const count = Math.max(1, Math.min(64, opts.sockets ?? 4));
+    const timeoutMs = opts.timeoutMs ?? 30000;
+    const procPath = opts.procIpvsPath ?? '/proc/net/ip_vs';
+    const create = (): { sockets: NetlinkSocket[]; loaded: boolean } => {
+      // /proc/net is the main thread's namespace: inside withNetns it is the target's.
+      const loaded = fs.existsSync(procPath);
+      const sockets: NetlinkSocket[] = [];
+      if (!loaded && !opts.loadModule) return { sockets, loaded };
+      try {
+        for (let i = 0; i < count; i++) sockets.push(NetlinkSocket.open(NETLINK_GENERIC));
+      } catch (err) {
+        for (const s of sockets) s.close();
+        throw err;
+      }
+      return { sockets, loaded };
+    };
+    let made: { sockets: NetlinkSocket[]; loaded: boolean };
+    try {
+      made = opts.namespace ? withNetns(opts.namespace, create) : create();
+    } catch (err) {
+      if (opts.namespace && isErrno(err, 'EPERM')) {
+        throw new IpvsPermissionError(`entering network namespace ${opts.namespace}: operation not permitted (needs CAP_SYS_ADMIN)`);
+      }
+      throw err;
+    }
+    if (made.sockets.length === 0) {
+      throw new IpvsUnavailableError(
+        `IPVS is not loaded (${procPath} does not exist${opts.namespace ? ` in namespace ${opts.namespace}` : ''}); load the ip_vs module or set load_module = true`,
+      );
+    }
+    try {
+      let familyId: number;
+      try {
+        familyId = await resolveFamily(made.sockets[0], C.IPVS_GENL_NAME, timeoutMs);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) throw new IpvsUnavailableError('IPVS is not available: the kernel has no IPVS generic netlink family (module ip_vs missing or not loadable)');
+        throw permissionError(err, 'resolving the IPVS netlink family');
+      }
+      return new IpvsClient(familyId, made.sockets, timeoutMs);
+    } catch (err) {
+      for (const s of made.sockets) s.close();
+      throw err;
+    }
+  }
+
+  get socketCount(): number {
+    return this.sockets.length;
+  }
+
+  /** Every virtual service of the namespace (one dump). */
+  async listServices(): Promise<VirtualService[]> {
+    const out: VirtualService[] = [];
+    try {
+      await this.sockets[0].dump(buildServiceDump(this.familyId), (buf, off, len) => out.push(decodeServiceMessage(buf, off, len)), {
+        timeoutMs: this.timeoutMs,
+      });
+    } catch (err) {
+      throw permissionError(err, 'listing IPVS services');
+    }
+    return out;
+  }
+
+  /**
+   * The real servers of one service. An unknown service yields an empty list
+   * (the kernel answers an empty dump), so does a service without real servers.
+   */
+  listDestinations(svc: ServiceKey, socketIndex = 0): Promise<RealServer[]> {
+    return this.destDump(this.sockets[socketIndex % this.sockets.length], svc);
+  }
+
+  private async destDump(sock: NetlinkSocket, svc: ServiceKey): Promise<RealServer[]> {
+    const out: RealServer[] = [];
+    const af = svc.af;
+    try {
+      await sock.dump(buildDestDump(this.familyId, svc), (buf, off, len) => out.push(decodeDestMessage(buf, off, len, af)), {
+        timeoutMs: this.timeoutMs,
+      });
+    } catch (err) {
+      throw permissionError(err, `listing IPVS destinations of ${serviceLabel(svc)}`);
+    }
+    return out;
+  }
+
+  /** True when the service still exists (single GET_SERVICE; ESRCH = gone). */
+  async serviceExists(svc: ServiceKey): Promise<boolean> {
+    const m = new MessageBuilder(this.familyId, 0, 64).genl(C.IPVS_CMD_GET_SERVICE, C.IPVS_GENL_VERSION);
+    const t = m.beginNested(C.IPVS_CMD_ATTR_SERVICE, false);
+    m.u16(C.IPVS_SVC_ATTR_AF, svc.af);
+    if (svc.fwmark) m.u32(C.IPVS_SVC_ATTR_FWMARK, svc.fwmark);
+    else m.u16(C.IPVS_SVC_ATTR_PROTOCOL, svc.protocol).bytes(C.IPVS_SVC_ATTR_ADDR, svc.af === C.AF_INET ? svc.addr.subarray(0, 4) : svc.addr).be16(C.IPVS_SVC_ATTR_PORT, svc.port);
+    m.endNested(t);
+    try {
+      await this.sockets[0].request(Buffer.from(m.finish()), { timeoutMs: this.timeoutMs });
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ESRCH') || isErrno(err, 'ENOENT')) return false;
+      throw permissionError(err, `looking up IPVS service ${serviceLabel(svc)}`);
+    }
+  }
+
+  /**
+   * Services (optionally filtered BEFORE any destination request) with their
+   * real servers, destination dumps spread over the socket pool. A service
+   * whose destination dump comes back empty is checked once more and skipped
+   * when it disappeared meanwhile.
+   */
+  async listAll(filter?: (vs: VirtualService) => boolean, withDestinations = true): Promise<ServiceWithDestinations[]> {
+    const all = await this.listServices();
+    const services = filter ? all.filter(filter) : all;
+    const result: (ServiceWithDestinations | null)[] = new Array(services.length);
+    if (!withDestinations) return services.map((service) => ({ service, destinations: [] }));
+    let next = 0;
+    const worker = async (sock: NetlinkSocket): Promise<void> => {
+      while (next < services.length) {
+        const i = next++;
+        const service = services[i];
+        const destinations = await this.destDump(sock, service);
+        if (destinations.length === 0 && !(await this.serviceExists(service))) result[i] = null;
+        else result[i] = { service, destinations };
+      }
+    };
+    const n = Math.min(this.sockets.length, Math.max(1, services.length));
+    await Promise.all(this.sockets.slice(0, n).map(worker));
+    return result.filter((r): r is ServiceWithDestinations => r !== null);
+  }
+
+  /** Version and connection-table size (GET_INFO). */
+  async getInfo(): Promise<IpvsInfo> {
+    const r = await this.single(C.IPVS_CMD_GET_INFO, 'reading IPVS info');
+    return decodeInfoMessage(r, 0, r.length);
+  }
+
+  /** TCP, TCP FIN and UDP timeouts (GET_CONFIG). */
+  async getConfig(): Promise<IpvsTimeouts> {
+    const r = await this.single(C.IPVS_CMD_GET_CONFIG, 'reading IPVS timeouts');
+    return decodeConfigMessage(r, 0, r.length);
+  }
+
+  /** Sync daemons (GET_DAEMON dump); empty when none runs. */
+  async getDaemons(): Promise<IpvsDaemon[]> {
+    const out: IpvsDaemon[] = [];
+    try {
+      await this.sockets[0].dump(buildSimpleRequest(this.familyId, C.IPVS_CMD_GET_DAEMON, true), (buf, off, len) => {
+        const d = decodeDaemonMessage(buf, off, len);
+        if (d) out.push(d);
+      });
+    } catch (err) {
+      throw permissionError(err, 'reading IPVS sync daemons');
+    }
+    return out;
+  }
+
+  private async single(cmd: number, what: string): Promise<Buffer> {
+    try {
+      const replies = await this.sockets[0].request(buildSimpleRequest(this.familyId, cmd), { timeoutMs: this.timeoutMs });
+      if (replies.length === 0) throw new Error(`${what}: no reply`);
+      return replies[0].data;
+    } catch (err) {
+      throw permissionError(err, what);
+    }
+  }
+
+  /** Sends a raw request (e.g. NEW_SERVICE built with encode.ts) and waits for the ACK. */
+  async send(msg: Buffer, socketIndex = 0): Promise<void> {
+    try {
+      await this.sockets[socketIndex % this.sockets.length].request(msg, { timeoutMs: this.timeoutMs });
+    } catch (err) {
+      throw permissionError(err, 'IPVS request');
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sockets) s.close();
+  }
+}
