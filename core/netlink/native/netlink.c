@@ -514,7 +514,8 @@ static int call_js(nl_handle *h, napi_value fn, size_t argc, napi_value *argv) {
   napi_env env = h->env;
   napi_value recv;
   if (fn == NULL) return 0;
-  if (napi_get_undefined(env, &recv) != napi_ok) return 0;
+  /* napi_make_callback converts the receiver with ToObject: undefined would throw */
+  if (napi_get_global(env, &recv) != napi_ok) return 0;
   napi_status st = napi_make_callback(env, h->actx, recv, fn, argc, argv, NULL);
   if (st != napi_ok) {
     bool pending = false;
