@@ -1,0 +1,172 @@
+/**
+ * Metrics of one pass. Names and field sets are documented in README.md and
+ * in `MEASUREMENTS` (Prometheus HELP).
+ */
+import { Metric } from '../../../core/metric';
+import type { MeasurementDoc } from '../../../core/plugin';
+import { formatAddress } from './addr';
+import type { ConnCollector } from './collector';
+import type { GroupTags } from './groups';
+import { STATE_COUNT, STATE_FIELDS, STATE_NAMES, S_OTHER, statesOfProtocol } from './states';
+
+export const M_CONN = 'ipvs_conn';
+export const M_REUSE = 'ipvs_conn_reuse';
+export const M_EVENT = 'ipvs_conn_reuse_event';
+export const M_TABLE = 'ipvs_conn_table';
+
+export interface PassInfo {
+  time: bigint;
+  /** `namespace` option, tagged when non-empty. */
+  namespace: string;
+  /** Value of net.ipv4.vs.conn_reuse_mode, undefined when unreadable. */
+  connReuseMode: number | undefined;
+  /** Emit ipvs_conn_reuse_event metrics. */
+  events: boolean;
+}
+
+function setTags(m: Metric, t: GroupTags, namespace: string): void {
+  m.setTag('address', t.address);
+  m.setTag('port', t.port);
+  m.setTag('address_family', t.address_family);
+  if (t.virtual_fwmark !== undefined) m.setTag('virtual_fwmark', t.virtual_fwmark);
+  else {
+    m.setTag('virtual_protocol', t.virtual_protocol!);
+    m.setTag('virtual_address', t.virtual_address!);
+    m.setTag('virtual_port', t.virtual_port!);
+  }
+  if (namespace !== '') m.setTag('namespace', namespace);
+}
+
+export function stateName(code: number): string {
+  return code < STATE_NAMES.length ? STATE_NAMES[code] : 'OTHER';
+}
+
+export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
+  const out: Metric[] = [];
+  const groups = c.groups;
+  const snapshot = c.snapshot;
+  for (let g = 0; g < groups.count; g++) {
+    if (!groups.isLive(g) || groups.lastSeen[g] !== snapshot || groups.included[g] === 0) continue;
+    const tags = groups.tags[g];
+    const m = new Metric(M_CONN, info.time, 'gauge');
+    setTags(m, tags, info.namespace);
+    const base = g * STATE_COUNT;
+    let entries = 0;
+    for (let s = 0; s < STATE_COUNT; s++) entries += groups.counts[base + s];
+    for (const s of statesOfProtocol(groups.proto[g])) m.addInt(STATE_FIELDS[s], groups.counts[base + s]);
+    m.addInt('other', groups.counts[base + S_OTHER] + otherStates(groups.counts, base, groups.proto[g]));
+    m.addInt('entries', entries);
+    m.addInt('templates', groups.templates[g]);
+    if (info.connReuseMode !== undefined) m.addInt('conn_reuse_mode', info.connReuseMode);
+    out.push(m);
+    if (tags.virtual_fwmark === undefined) {
+      const r = new Metric(M_REUSE, info.time, 'counter');
+      setTags(r, tags, info.namespace);
+      r.addInt('reused_connections', groups.reused[g]);
+      r.addInt('rescheduled_connections', groups.rescheduled[g]);
+      out.push(r);
+    }
+  }
+  if (info.events) {
+    let i = 0;
+    for (const e of c.events) {
+      // Distinct timestamps: events of one real server would otherwise overwrite each other in InfluxDB.
+      const m = new Metric(M_EVENT, info.time + BigInt(i++), 'untyped');
+      setTags(m, groups.tags[e.group], info.namespace);
+      m.addString('kind', e.kind);
+      m.addString('client_address', formatAddress(e.af, e.client));
+      m.addInt('client_port', e.clientPort);
+      m.addString('previous_state', stateName(e.previousState));
+      m.addString('state', stateName(e.state));
+      m.addInt('previous_expires', e.previousExpires);
+      m.addInt('expires', e.expires);
+      m.addFloat('elapsed', Number.isFinite(c.elapsed) ? Math.round(c.elapsed * 1000) / 1000 : 0);
+      if (e.previousGroup !== e.group && groups.isLive(e.previousGroup)) {
+        const p = groups.tags[e.previousGroup];
+        m.addString('previous_address', p.address);
+        m.addInt('previous_port', Number(p.port));
+      }
+      out.push(m);
+    }
+  }
+  const t = new Metric(M_TABLE, info.time, 'gauge');
+  if (info.namespace !== '') t.setTag('namespace', info.namespace);
+  t.addInt('rows', c.parser.rows);
+  t.addInt('connections', c.connections);
+  t.addInt('templates', c.templates);
+  t.addInt('filtered_rows', c.filteredRows);
+  t.addInt('malformed_lines', c.parser.malformed);
+  t.addInt('tracked_connections', c.tracker.size);
+  t.addInt('tracker_bytes', c.tracker.bytes());
+  t.addInt('reused_connections', c.reusedNow);
+  t.addInt('rescheduled_connections', c.rescheduledNow);
+  if (info.events) t.addInt('reuse_events_dropped', c.eventsDropped);
+  if (info.connReuseMode !== undefined) t.addInt('conn_reuse_mode', info.connReuseMode);
+  out.push(t);
+  return out;
+}
+
+/** Rows whose state name belongs to another protocol (e.g. a TCP row printing an SCTP name) count as other. */
+function otherStates(counts: Int32Array, base: number, proto: number): number {
+  const own = statesOfProtocol(proto);
+  let n = 0;
+  for (let s = 0; s < S_OTHER; s++) if (!own.includes(s)) n += counts[base + s];
+  return n;
+}
+
+const STATE_FIELD_LIST = [...new Set(STATE_FIELDS.slice(0, STATE_FIELDS.length - 1))].filter((f) => f !== 'assured').join(', ');
+
+export const MEASUREMENTS: MeasurementDoc[] = [
+  {
+    name: M_CONN,
+    help: 'IPVS connection table entries per virtual service and real server',
+    fields: [
+      { name: '<state>', type: 'int', valueType: 'gauge', help: `Connections in a state (the protocol's states: ${STATE_FIELD_LIST})` },
+      { name: 'other', type: 'int', valueType: 'gauge', help: 'Connections in a state the plugin does not know for this protocol' },
+      { name: 'entries', type: 'int', valueType: 'gauge', help: 'Connection entries (sum of the state fields)' },
+      { name: 'templates', type: 'int', valueType: 'gauge', help: 'Persistence templates' },
+      { name: 'conn_reuse_mode', type: 'int', valueType: 'gauge', help: 'Value of net.ipv4.vs.conn_reuse_mode' },
+    ],
+  },
+  {
+    name: M_REUSE,
+    help: 'Connection reuse detected by comparing successive reads of the IPVS connection table',
+    fields: [
+      { name: 'reused_connections', type: 'int', valueType: 'counter', help: 'New connections that reused a closing entry to the same real server (cumulative)' },
+      { name: 'rescheduled_connections', type: 'int', valueType: 'counter', help: 'Client ports of a virtual service that moved to this real server (cumulative)' },
+    ],
+  },
+  {
+    name: M_EVENT,
+    help: 'One detected reuse (report_reused_connections = true)',
+    fields: [
+      { name: 'kind', type: 'string', help: 'reused or rescheduled' },
+      { name: 'client_address', type: 'string', help: 'Client address' },
+      { name: 'client_port', type: 'int', help: 'Client port' },
+      { name: 'previous_state', type: 'string', help: 'State in the previous read' },
+      { name: 'state', type: 'string', help: 'State now' },
+      { name: 'previous_expires', type: 'int', help: 'Seconds left on the timer in the previous read' },
+      { name: 'expires', type: 'int', help: 'Seconds left on the timer now' },
+      { name: 'elapsed', type: 'float', help: 'Seconds between the two reads (lower bound)' },
+      { name: 'previous_address', type: 'string', help: 'Real server before (rescheduled only)' },
+      { name: 'previous_port', type: 'int', help: 'Real-server port before (rescheduled only)' },
+    ],
+  },
+  {
+    name: M_TABLE,
+    help: 'Figures of one read of the IPVS connection table',
+    fields: [
+      { name: 'rows', type: 'int', valueType: 'gauge', help: 'Rows read (connections and templates, filtered or not)' },
+      { name: 'connections', type: 'int', valueType: 'gauge', help: 'Connections counted (after virtual_servers)' },
+      { name: 'templates', type: 'int', valueType: 'gauge', help: 'Persistence templates counted (after virtual_servers)' },
+      { name: 'filtered_rows', type: 'int', valueType: 'gauge', help: 'Rows left out by virtual_servers' },
+      { name: 'malformed_lines', type: 'int', valueType: 'gauge', help: 'Lines that could not be parsed' },
+      { name: 'tracked_connections', type: 'int', valueType: 'gauge', help: 'Connections kept for reuse detection' },
+      { name: 'tracker_bytes', type: 'int', valueType: 'gauge', help: 'Memory of the tracking table' },
+      { name: 'reused_connections', type: 'int', valueType: 'gauge', help: 'Reuses detected in this read' },
+      { name: 'rescheduled_connections', type: 'int', valueType: 'gauge', help: 'Reschedules detected in this read' },
+      { name: 'reuse_events_dropped', type: 'int', valueType: 'gauge', help: 'Events beyond max_reuse_events in this read' },
+      { name: 'conn_reuse_mode', type: 'int', valueType: 'gauge', help: 'Value of net.ipv4.vs.conn_reuse_mode' },
+    ],
+  },
+];
