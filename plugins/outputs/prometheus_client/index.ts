@@ -1,0 +1,20 @@
+import { readAsset } from '../../../core/assets';
+import type { OutputPlugin } from '../../../core/plugin';
+import type { PrometheusClientOptions } from './options';
+import { PrometheusClientOutput } from './output';
+import schema from './schema.json';
+
+const plugin: OutputPlugin<PrometheusClientOptions> = {
+  kind: 'output',
+  name: 'prometheus_client',
+  description: 'Configuration for the Prometheus client to spawn',
+  schema,
+  telegrafOnlyKeys: ['collectors_exclude'],
+  sampleConfig: readAsset(__dirname, 'sample.conf'),
+  create(options, ctx) {
+    return new PrometheusClientOutput(options, ctx);
+  },
+};
+
+export default plugin;
+export { PrometheusClientOutput };

@@ -1,0 +1,21 @@
+/** Options of `[[outputs.prometheus_client]]` after schema defaults are applied. */
+export interface PrometheusClientOptions {
+  listen: string;
+  path: string;
+  metric_version: 1 | 2;
+  expiration_interval: string | number;
+  basic_username: string;
+  basic_password: string;
+  ip_range: string[];
+  tls_cert?: string;
+  tls_key?: string;
+  tls_allowed_cacerts: string[];
+  string_as_label: boolean;
+  export_timestamp: boolean;
+  collectors_exclude: string[];
+  name_sanitization: 'legacy' | 'utf8';
+  http_headers?: Record<string, string>;
+  metric_types: { counter?: string[]; gauge?: string[] };
+  /** lvsagent addition: counters get a `_total` suffix (OpenMetrics/Prometheus naming). */
+  counter_total_suffix: boolean;
+}

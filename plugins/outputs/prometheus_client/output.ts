@@ -1,0 +1,77 @@
+/**
+ * `outputs.prometheus_client`: keeps the newest sample of every series and
+ * serves them on a scrape endpoint (Telegraf's metric_version 2 semantics).
+ */
+import { durationMs, parseDuration } from '../../../core/config/duration';
+import type { Metric } from '../../../core/metric';
+import type { MeasurementDoc, Output, OutputContext } from '../../../core/plugin';
+import { loadRegistry } from '../../../core/registry';
+import { Collection } from './collection';
+import { HelpIndex } from './help';
+import type { PrometheusClientOptions } from './options';
+import { ScrapeServer } from './server';
+
+export interface PrometheusClientExtras {
+  /** Field documentation to use instead of the registry's (tests). */
+  docs?: MeasurementDoc[];
+  now?: () => number;
+}
+
+/** Field docs of every input plugin the registry knows. */
+function registryDocs(ctx: OutputContext): MeasurementDoc[] {
+  try {
+    const docs: MeasurementDoc[] = [];
+    for (const p of loadRegistry().inputs.values()) if (p.measurements) docs.push(...p.measurements);
+    return docs;
+  } catch (err) {
+    ctx.log.warn(`Could not load plugin field documentation for HELP texts: ${(err as Error).message}`);
+    return [];
+  }
+}
+
+export class PrometheusClientOutput implements Output {
+  readonly collection: Collection;
+  readonly server: ScrapeServer;
+
+  constructor(opts: PrometheusClientOptions, private readonly ctx: OutputContext, extras: PrometheusClientExtras = {}) {
+    if (opts.metric_version === 1) ctx.log.info('metric_version = 1 is served with metric_version 2 semantics');
+    if (opts.collectors_exclude.length > 0) ctx.log.debug('collectors_exclude has no effect: no Go runtime or process collectors are exported');
+    const docs = extras.docs ?? registryDocs(ctx);
+    this.collection = new Collection({
+      stringAsLabel: opts.string_as_label,
+      exportTimestamp: opts.export_timestamp,
+      expirationMs: durationMs(parseDuration(opts.expiration_interval)),
+      counterGlobs: opts.metric_types.counter ?? [],
+      gaugeGlobs: opts.metric_types.gauge ?? [],
+      counterTotalSuffix: opts.counter_total_suffix,
+      help: new HelpIndex(docs),
+      log: ctx.log,
+      now: extras.now,
+    });
+    this.server = new ScrapeServer({
+      listen: opts.listen,
+      path: opts.path || '/metrics',
+      basicUsername: opts.basic_username,
+      basicPassword: opts.basic_password,
+      ipRange: opts.ip_range,
+      tlsCert: opts.tls_cert,
+      tlsKey: opts.tls_key,
+      tlsAllowedCacerts: opts.tls_allowed_cacerts,
+      headers: opts.http_headers,
+      render: () => this.collection.render(),
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.server.start();
+    this.ctx.log.info(`Listening on ${this.server.url()}`);
+  }
+
+  async write(metrics: Metric[]): Promise<void> {
+    this.collection.add(metrics);
+  }
+
+  async close(): Promise<void> {
+    await this.server.stop();
+  }
+}
