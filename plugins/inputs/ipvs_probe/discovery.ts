@@ -5,46 +5,69 @@
  */
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import type { ServiceWithDestinations } from '../../../core/ipvs/types';
+import { familyName as ipvsFamilyName } from '../../../core/ipvs/address';
+import type { ServiceWithDestinations, VirtualService } from '../../../core/ipvs/types';
 import { canonicalIp, familyName, parseStaticTarget, TargetSet, type PairTags } from './target';
 import type { VirtualServerFilter } from './vsfilter';
 
-/** Fetches the IPVS table (services with their destinations), in the configured namespace. */
-export type ServiceSource = () => Promise<ServiceWithDestinations[]>;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/**
+ * Fetches the IPVS table (services with their destinations) in the configured
+ * namespace. `select` is applied to the service dump before any destination
+ * request, so unselected services cost nothing.
+ */
+export type ServiceSource = (select: (vs: VirtualService) => boolean) => Promise<ServiceWithDestinations[]>;
 
 export function protocolName(p: number): string {
   return p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 132 ? 'sctp' : String(p);
+}
+
+/** Which virtual services a round probes; counts the UDP/SCTP ones left out. */
+export class ServiceSelector {
+  nonTcpSkipped = 0;
+
+  constructor(
+    private readonly filter: VirtualServerFilter,
+    private readonly includeNonTcp: boolean,
+  ) {}
+
+  readonly select = (vs: VirtualService): boolean => {
+    const fw = vs.fwmark > 0;
+    if (!this.filter.matches({ protocol: fw ? '' : protocolName(vs.protocol), address: fw ? '' : vs.address, port: fw ? 0 : vs.port, fwmark: vs.fwmark })) {
+      return false;
+    }
+    // Connect and HTTP probes say nothing about a UDP or SCTP service.
+    if (!fw && vs.protocol !== 6 && !this.includeNonTcp) {
+      this.nonTcpSkipped++;
+      return false;
+    }
+    return true;
+  };
 }
 
 export interface IpvsPairsResult {
   set: TargetSet;
   /** Pairs left out because they have no port to probe (fwmark services with port 0 real servers). */
   portless: string[];
-  /** Virtual servers left out because they are UDP/SCTP and udp_services is off. */
-  nonTcpServices: number;
 }
 
-/** Builds this round's pairs from the IPVS table. */
-export function pairsFromIpvs(table: ServiceWithDestinations[], filter: VirtualServerFilter, probePort: number, includeNonTcp: boolean): IpvsPairsResult {
+/** Builds this round's pairs from the (already selected) IPVS table. */
+export function pairsFromIpvs(table: ServiceWithDestinations[], probePort: number): IpvsPairsResult {
   const set = new TargetSet(probePort);
   const portless: string[] = [];
-  let nonTcpServices = 0;
   for (const { service: vs, destinations } of table) {
     const protocol = vs.fwmark > 0 ? '' : protocolName(vs.protocol);
-    if (!filter.matches({ protocol, address: vs.address, port: vs.port, fwmark: vs.fwmark })) continue;
-    if (vs.fwmark === 0 && vs.protocol !== 6 && !includeNonTcp) {
-      nonTcpServices++;
-      continue;
-    }
     for (const rs of destinations) {
-      const family = rs.af === 2 ? 4 : rs.af === 10 ? 6 : 0;
+      const family = rs.af === AF_INET ? 4 : rs.af === AF_INET6 ? 6 : 0;
       const tags: PairTags =
         vs.fwmark > 0
-          ? { address: rs.address, port: String(rs.port), address_family: familyName(family || rs.af), virtual_fwmark: String(vs.fwmark) }
+          ? { address: rs.address, port: String(rs.port), address_family: ipvsFamilyName(rs.af), virtual_fwmark: String(vs.fwmark) }
           : {
               address: rs.address,
               port: String(rs.port),
-              address_family: familyName(family || rs.af),
+              address_family: ipvsFamilyName(rs.af),
               virtual_protocol: protocol,
               virtual_address: vs.address,
               virtual_port: String(vs.port),
@@ -52,7 +75,7 @@ export function pairsFromIpvs(table: ServiceWithDestinations[], filter: VirtualS
       if (!family || !set.add(tags, rs.address, rs.port, family)) portless.push(`${rs.address}:${rs.port}`);
     }
   }
-  return { set, portless, nonTcpServices };
+  return { set, portless };
 }
 
 export interface StaticTarget {

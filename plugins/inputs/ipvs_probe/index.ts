@@ -3,7 +3,7 @@ import { readAsset } from '../../../core/assets';
 import type { InputPlugin, MeasurementDoc } from '../../../core/plugin';
 import { IpvsProbeInput, MEASUREMENT, ROUND_MEASUREMENT } from './input';
 import { buildProbeSpec, type IpvsProbeOptions } from './options';
-import { ipvsServiceSource, namespaceRunner } from './platform';
+import { IpvsTableReader, namespaceRunner } from './platform';
 import schema from './schema.json';
 
 const measurements: MeasurementDoc[] = [
@@ -43,7 +43,7 @@ const plugin: InputPlugin<IpvsProbeOptions> = {
   create(options, ctx) {
     const spec = buildProbeSpec(options);
     const inNetns = options.namespace ? namespaceRunner(options.namespace) : undefined;
-    const services = options.targets.length > 0 ? undefined : ipvsServiceSource(options.namespace);
+    const reader = options.targets.length > 0 ? undefined : new IpvsTableReader(options.namespace);
     const intervalMs = Number(ctx.intervalNs / 1_000_000n);
     if (intervalMs > 0 && spec.timeoutMs >= intervalMs) {
       // A probe starts only while it can end within the interval: with a
@@ -52,7 +52,7 @@ const plugin: InputPlugin<IpvsProbeOptions> = {
       ctx.log.warn(`timeout ${spec.timeoutMs / 1000} s is not shorter than the interval (${intervalMs / 1000} s); using ${clamped / 1000} s`);
       spec.timeoutMs = clamped;
     }
-    return new IpvsProbeInput(options, spec, ctx, { services, inNetns });
+    return new IpvsProbeInput(options, spec, ctx, { services: reader?.read, inNetns, close: () => reader?.close() });
   },
 };
 

@@ -7,7 +7,7 @@
 import { Metric, nowNs } from '../../../core/metric';
 import type { Accumulator, Input, PluginContext } from '../../../core/plugin';
 import { RESULT_CODE, type ProbeResult } from './classify';
-import { pairsFromIpvs, pairsFromStatic, parseStaticTargets, type ServiceSource, type StaticTarget } from './discovery';
+import { pairsFromIpvs, pairsFromStatic, parseStaticTargets, ServiceSelector, type ServiceSource, type StaticTarget } from './discovery';
 import type { IpvsProbeOptions } from './options';
 import { startProbe, type ProbeOutcome, type ProbeSpec } from './probe';
 import { runRound } from './round';
@@ -28,6 +28,8 @@ export interface ProbeInputDeps {
   inNetns?: NetnsRunner;
   /** Round deadline in ms from the start of gather; defaults to the input's interval. */
   deadlineMs?: number;
+  /** Releases what the services reader holds (netlink sockets). */
+  close?: () => void;
 }
 
 interface TargetState {
@@ -53,12 +55,16 @@ export class IpvsProbeInput implements Input {
     private readonly deps: ProbeInputDeps,
   ) {
     this.staticTargets = parseStaticTargets(options.targets);
-    this.filter = new VirtualServerFilter(options.virtual_servers);
+    this.filter = new VirtualServerFilter(options.virtual_servers, options.virtual_servers_exclude);
     if (spec.inNetns === undefined && deps.inNetns) spec.inNetns = deps.inNetns;
   }
 
   private get deadlineMs(): number {
     return this.deps.deadlineMs ?? Number(this.ctx.intervalNs / 1_000_000n);
+  }
+
+  stop(): void {
+    this.deps.close?.();
   }
 
   async gather(acc: Accumulator): Promise<void> {
@@ -78,22 +84,23 @@ export class IpvsProbeInput implements Input {
       }
     } else {
       if (!this.deps.services) throw new Error('no IPVS reader available');
+      const selector = new ServiceSelector(this.filter, this.options.udp_services);
       let table;
       try {
-        table = await this.deps.services();
+        table = await this.deps.services(selector.select);
       } catch (err) {
         acc.addError(new Error(`failed to list IPVS services: ${(err as Error).message}`));
         return;
       }
-      const r = pairsFromIpvs(table, this.filter, this.options.port, this.options.udp_services);
+      const r = pairsFromIpvs(table, this.options.port);
       set = r.set;
       if (r.portless.length > 0 && !this.warnedPortless) {
         this.warnedPortless = true;
         this.ctx.log.warn(`not probing ${describe(r.portless)}: real servers of fwmark services with port 0 need the "port" option`);
       }
-      if (r.nonTcpServices > 0 && !this.warnedNonTcp) {
+      if (selector.nonTcpSkipped > 0 && !this.warnedNonTcp) {
         this.warnedNonTcp = true;
-        this.ctx.log.info(`skipping ${r.nonTcpServices} UDP/SCTP virtual server(s); set udp_services = true to probe their real servers over TCP`);
+        this.ctx.log.info(`skipping ${selector.nonTcpSkipped} UDP/SCTP virtual server(s); set udp_services = true to probe their real servers over TCP`);
       }
     }
 

@@ -4,10 +4,12 @@ import type * as tls from 'node:tls';
 import { parseDuration } from '../../../core/config/duration';
 import type { ProbeKind, ProbeSpec } from './probe';
 import { parseStaticTarget } from './target';
+import { VirtualServerFilter } from './vsfilter';
 
 export interface IpvsProbeOptions {
   targets: string[];
   virtual_servers: string[];
+  virtual_servers_exclude: string[];
   namespace: string;
   probe: ProbeKind;
   port: number;
@@ -29,6 +31,7 @@ export interface IpvsProbeOptions {
 export const DEFAULT_OPTIONS: IpvsProbeOptions = {
   targets: [],
   virtual_servers: [],
+  virtual_servers_exclude: [],
   namespace: '',
   probe: 'tcp',
   port: 0,
@@ -59,6 +62,7 @@ export function buildProbeSpec(o: IpvsProbeOptions): ProbeSpec {
   const timeoutNs = parseDuration(o.timeout);
   if (timeoutNs <= 0n) throw new OptionsError(`timeout must be positive (got ${JSON.stringify(o.timeout)})`);
   for (const t of o.targets) parseStaticTarget(t);
+  new VirtualServerFilter(o.virtual_servers, o.virtual_servers_exclude);
   if (!o.path.startsWith('/')) throw new OptionsError(`path must start with "/" (got ${JSON.stringify(o.path)})`);
   if (/[\s]/.test(o.path)) throw new OptionsError('path must not contain white space (percent-encode it)');
   let hostHeader = o.tls_server_name;

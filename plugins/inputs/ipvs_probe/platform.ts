@@ -1,17 +1,43 @@
 /**
- * The two things this input needs from the kernel layer: reading the IPVS
- * table and running code inside a network namespace. Both come from core/.
+ * The two things this input needs from the kernel layer, both from core/:
+ * reading the IPVS table (core/ipvs) and running code inside a network
+ * namespace (core/netlink's withNetns).
  */
+import { IpvsClient } from '../../../core/ipvs/client';
+import { withNetns } from '../../../core/netlink/netns';
 import type { ServiceSource } from './discovery';
 import type { NetnsRunner } from './socket';
 
-/** IPVS table reader for a namespace ('' = the agent's own). */
-export function ipvsServiceSource(namespace: string): ServiceSource {
-  void namespace;
-  return () => Promise.reject(new Error('IPVS discovery is not wired yet (core/ipvs client pending); use static targets'));
+/** Netlink sockets for the per-service destination dumps. */
+const DUMP_SOCKETS = 4;
+
+/**
+ * An IPVS table reader for a namespace ('' = the agent's own). The client is
+ * opened on first use and, after any error, closed and reopened next time
+ * (as Telegraf's ipvs input does with its handle).
+ */
+export class IpvsTableReader {
+  private client: IpvsClient | undefined;
+
+  constructor(private readonly namespace: string) {}
+
+  readonly read: ServiceSource = async (select) => {
+    if (!this.client) this.client = await IpvsClient.open({ namespace: this.namespace || undefined, sockets: DUMP_SOCKETS });
+    try {
+      return await this.client.listAll(select);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  };
+
+  close(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
 }
 
-/** A runner that executes a function with the main thread inside `namespace`. */
+/** Runs functions with the main thread inside `namespace` (a name under /var/run/netns or a path). */
 export function namespaceRunner(namespace: string): NetnsRunner {
-  throw new Error(`namespace ${JSON.stringify(namespace)}: namespace support is not wired yet (core/netlink withNetns pending)`);
+  return <T>(fn: () => T): T => withNetns(namespace, fn);
 }

@@ -1,44 +1,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CaptureLogger } from '../../../test/support/capture-log';
-import { Metric, nowNs, type FieldInit, type Tags } from '../../../core/metric';
-import type { Accumulator, PluginContext } from '../../../core/plugin';
+import type { PluginContext } from '../../../core/plugin';
 import { IpvsProbeInput } from './input';
 import { buildProbeSpec, DEFAULT_OPTIONS, type IpvsProbeOptions } from './options';
 import { runRound } from './round';
-import { ConnCounter, closedPort, startServer, type Behaviour, type TestServer } from './testservers';
-
-/** Collects what the input hands over. */
-export class CollectingAccumulator implements Accumulator {
-  readonly metrics: Metric[] = [];
-  readonly errors: string[] = [];
-  readonly time = nowNs();
-  addFields(m: string, f: Record<string, FieldInit>, t: Tags = {}, time?: bigint): void {
-    this.metrics.push(Metric.from(m, t, f, time ?? this.time));
-  }
-  addGauge(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
-    this.addFields(m, f, t, time);
-  }
-  addCounter(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
-    this.addFields(m, f, t, time);
-  }
-  addHistogram(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
-    this.addFields(m, f, t, time);
-  }
-  addMetric(m: Metric): void {
-    this.metrics.push(m);
-  }
-  addError(err: unknown): void {
-    this.errors.push(String((err as Error)?.message ?? err));
-  }
-  named(name: string): Metric[] {
-    return this.metrics.filter((m) => m.name === name);
-  }
-}
-
-export function field(m: Metric, key: string): unknown {
-  return m.getField(key)?.value;
-}
+import { CollectingAccumulator, ConnCounter, closedPort, field, startServer, type Behaviour, type TestServer } from './testservers';
 
 function makeInput(opts: Partial<IpvsProbeOptions>, intervalMs: number, log = new CaptureLogger('inputs.ipvs_probe')): { input: IpvsProbeInput; log: CaptureLogger } {
   const options: IpvsProbeOptions = { ...DEFAULT_OPTIONS, ...opts };

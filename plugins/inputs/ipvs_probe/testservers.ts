@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { assetPath } from '../../../core/assets';
+import { Metric, nowNs, type FieldInit, type Tags } from '../../../core/metric';
+import type { Accumulator } from '../../../core/plugin';
 
 export type Behaviour =
   | { kind: 'status'; status: number; delayMs?: number }
@@ -167,4 +169,36 @@ export function selfSignedCert(): { key: Buffer; cert: Buffer; generated: boolea
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Collects what the input hands over. */
+export class CollectingAccumulator implements Accumulator {
+  readonly metrics: Metric[] = [];
+  readonly errors: string[] = [];
+  readonly time = nowNs();
+  addFields(m: string, f: Record<string, FieldInit>, t: Tags = {}, time?: bigint): void {
+    this.metrics.push(Metric.from(m, t, f, time ?? this.time));
+  }
+  addGauge(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
+    this.addFields(m, f, t, time);
+  }
+  addCounter(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
+    this.addFields(m, f, t, time);
+  }
+  addHistogram(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
+    this.addFields(m, f, t, time);
+  }
+  addMetric(m: Metric): void {
+    this.metrics.push(m);
+  }
+  addError(err: unknown): void {
+    this.errors.push(String((err as Error)?.message ?? err));
+  }
+  named(name: string): Metric[] {
+    return this.metrics.filter((m) => m.name === name);
+  }
+}
+
+export function field(m: Metric, key: string): unknown {
+  return m.getField(key)?.value;
 }
