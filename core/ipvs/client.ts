@@ -190,7 +190,7 @@ export class IpvsClient {
 
   /** True when the service still exists (single GET_SERVICE; ESRCH = gone). */
   async serviceExists(svc: ServiceKey): Promise<boolean> {
-    const m = new MessageBuilder(this.familyId, 0, 64).genl(C.IPVS_CMD_GET_SERVICE, C.IPVS_GENL_VERSION);
+    const m = new MessageBuilder(this.familyId, 0, 128).genl(C.IPVS_CMD_GET_SERVICE, C.IPVS_GENL_VERSION);
     const t = m.beginNested(C.IPVS_CMD_ATTR_SERVICE, false);
     m.u16(C.IPVS_SVC_ATTR_AF, svc.af);
     if (svc.fwmark) m.u32(C.IPVS_SVC_ATTR_FWMARK, svc.fwmark);

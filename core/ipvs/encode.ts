@@ -1,6 +1,11 @@
 /**
  * IPVS request builders on the netlink layer's MessageBuilder. Nests are sent
  * without NLA_F_NESTED, as ipvsadm (libnl) does, which every kernel accepts.
+ *
+ * Initial capacities are chosen so that no message needs the builder to grow:
+ * the be16/be32 writers of AttributeEncoder (as of 1b89b48) evaluate `this.buf`
+ * before `attr()` may replace it, so a write right after a growth lands in the
+ * old buffer (reported to the netlink layer's author).
  */
 import { HOST_LE } from '../netlink/attributes';
 import { MessageBuilder } from '../netlink/message';
@@ -26,7 +31,7 @@ function serviceIdentity(m: MessageBuilder, key: ServiceKey): void {
 
 /** GET_DEST dump for one service (the kernel answers an unknown service with an empty dump). */
 export function buildDestDump(familyId: number, key: ServiceKey): Buffer {
-  const m = new MessageBuilder(familyId, NLM_F_REQUEST | NLM_F_DUMP, 64);
+  const m = new MessageBuilder(familyId, NLM_F_REQUEST | NLM_F_DUMP, 128);
   const t = m.genl(C.IPVS_CMD_GET_DEST, C.IPVS_GENL_VERSION).beginNested(C.IPVS_CMD_ATTR_SERVICE, false);
   serviceIdentity(m, key);
   m.endNested(t);
@@ -49,7 +54,7 @@ export interface NewServiceSpec extends ServiceKey {
 }
 
 export function buildNewService(familyId: number, s: NewServiceSpec, ack = true): Buffer {
-  const m = new MessageBuilder(familyId, NLM_F_REQUEST | (ack ? NLM_F_ACK : 0), 96).genl(C.IPVS_CMD_NEW_SERVICE, C.IPVS_GENL_VERSION);
+  const m = new MessageBuilder(familyId, NLM_F_REQUEST | (ack ? NLM_F_ACK : 0), 256).genl(C.IPVS_CMD_NEW_SERVICE, C.IPVS_GENL_VERSION);
   const t = m.beginNested(C.IPVS_CMD_ATTR_SERVICE, false);
   serviceIdentity(m, s);
   m.string(C.IPVS_SVC_ATTR_SCHED_NAME, s.scheduler);
@@ -82,7 +87,7 @@ export interface NewDestSpec {
 }
 
 export function buildNewDest(familyId: number, svc: ServiceKey, d: NewDestSpec, ack = true): Buffer {
-  const m = new MessageBuilder(familyId, NLM_F_REQUEST | (ack ? NLM_F_ACK : 0), 160).genl(C.IPVS_CMD_NEW_DEST, C.IPVS_GENL_VERSION);
+  const m = new MessageBuilder(familyId, NLM_F_REQUEST | (ack ? NLM_F_ACK : 0), 256).genl(C.IPVS_CMD_NEW_DEST, C.IPVS_GENL_VERSION);
   const t = m.beginNested(C.IPVS_CMD_ATTR_SERVICE, false);
   serviceIdentity(m, svc);
   m.endNested(t);
