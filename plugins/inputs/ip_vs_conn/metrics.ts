@@ -44,9 +44,10 @@ export function stateName(code: number): string {
 export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
   const out: Metric[] = [];
   const groups = c.groups;
-  const snapshot = c.snapshot;
+  // Every real server seen in the last `groupGrace` passes: one that drained
+  // to zero entries shows zeros (that is news), then disappears.
   for (let g = 0; g < groups.count; g++) {
-    if (!groups.isLive(g) || groups.lastSeen[g] !== snapshot || groups.included[g] === 0) continue;
+    if (!groups.isLive(g) || groups.included[g] === 0) continue;
     const tags = groups.tags[g];
     const m = new Metric(M_CONN, info.time, 'gauge');
     setTags(m, tags, info.namespace);
