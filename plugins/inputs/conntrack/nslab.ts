@@ -34,7 +34,7 @@ export class TestNamespace {
     this.path = `/var/run/netns/${name}`;
   }
 
-  static create(prefix = 'lvsct'): TestNamespace {
+  static create(prefix = 'lvsct', opts: { accounting?: boolean; timestamps?: boolean } = {}): TestNamespace {
     const name = `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
     execFileSync('ip', ['netns', 'add', name]);
     const ns = new TestNamespace(name);
@@ -43,8 +43,8 @@ export class TestNamespace {
       ns.exec('nft', ['add', 'table', 'inet', 't']);
       ns.exec('nft', ['add', 'chain', 'inet', 't', 'c', '{ type filter hook output priority 0; }']);
       ns.exec('nft', ['add', 'rule', 'inet', 't', 'c', 'ct', 'state', 'new', 'accept']);
-      ns.sysctl('nf_conntrack_acct', '1');
-      ns.sysctl('nf_conntrack_timestamp', '1');
+      ns.sysctl('nf_conntrack_acct', opts.accounting === false ? '0' : '1');
+      ns.sysctl('nf_conntrack_timestamp', opts.timestamps === false ? '0' : '1');
     } catch (err) {
       ns.destroy();
       throw err;
@@ -56,8 +56,9 @@ export class TestNamespace {
     return execFileSync('ip', ['netns', 'exec', this.name, cmd, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
-  sysctl(name: string, value: string): void {
-    this.exec('sh', ['-c', `echo ${value} > /proc/sys/net/netfilter/${name}`]);
+  sysctl(name: string, value?: string): string {
+    if (value !== undefined) this.exec('sh', ['-c', `echo ${value} > /proc/sys/net/netfilter/${name}`]);
+    return this.exec('cat', [`/proc/sys/net/netfilter/${name}`]).trim();
   }
 
   /** Runs the traffic generator inside the namespace and resolves with its JSON summary. */
