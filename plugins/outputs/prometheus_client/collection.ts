@@ -102,6 +102,8 @@ export class Collection {
   private readonly gaugeMatch: Matcher | undefined;
   private readonly now: () => number;
   private readonly typeConflicts = new Set<string>();
+  private readonly nameCache = new Map<string, Map<string, string | null>>();
+  private readonly histNameCache = new Map<string, Map<string, string | null>>();
 
   constructor(private readonly opts: CollectionOptions) {
     this.counterMatch = opts.counterGlobs.length > 0 ? compileGlobs(opts.counterGlobs) : undefined;
@@ -148,13 +150,13 @@ export class Collection {
       order = names.map((_, i) => i);
       order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
     }
-    let out = '{';
+    // join() yields a flat string: the series Map hashes it without flattening a rope first.
+    const parts = new Array<string>(names.length);
     for (let j = 0; j < names.length; j++) {
       const i = order ? order[j] : j;
-      if (j > 0) out += ',';
-      out += names[i] + '="' + escapeLabelValue(values[i]) + '"';
+      parts[j] = names[i] + '="' + escapeLabelValue(values[i]) + '"';
     }
-    return out + '}';
+    return '{' + parts.join(',') + '}';
   }
 
   private familyType(name: string, m: Metric, field: string): FamilyType {
@@ -198,6 +200,23 @@ export class Collection {
     return fam;
   }
 
+  /** Prometheus name of a field, cached per measurement (the hot path skips concatenation and regex tests). */
+  private nameOf(measurement: string, field: string, histogram: boolean): string | undefined {
+    const cache = histogram ? this.histNameCache : this.nameCache;
+    let byField = cache.get(measurement);
+    if (!byField) {
+      if (cache.size > 10_000) cache.clear();
+      cache.set(measurement, (byField = new Map()));
+    }
+    let name = byField.get(field);
+    if (name === undefined) {
+      name = sanitizeMetricName(metricName(measurement, field, histogram)) ?? null;
+      if (byField.size > 10_000) byField.clear();
+      byField.set(field, name);
+    }
+    return name ?? undefined;
+  }
+
   add(metrics: readonly Metric[]): void {
     const now = this.now();
     for (const m of metrics) {
@@ -205,8 +224,7 @@ export class Collection {
       let labels: string | undefined;
       for (const f of m.fields) {
         if (f.type === FieldType.String) continue;
-        const rawName = metricName(m.name, f.key, isHist);
-        const name = sanitizeMetricName(rawName);
+        const name = this.nameOf(m.name, f.key, isHist);
         if (name === undefined) continue;
         if (isHist) {
           this.addHistogramField(name, m, f, (labels ??= this.labelsOf(m)), now);
@@ -214,7 +232,8 @@ export class Collection {
         }
         const value = sampleValue(f);
         if (value === undefined) continue;
-        const fam = this.family(name, m, f.key, false);
+        let fam = this.families.get(name);
+        if (fam === undefined || fam.type === 'histogram') fam = this.family(name, m, f.key, false);
         if (!fam) continue;
         labels ??= this.labelsOf(m);
         const s = fam.series.get(labels);
