@@ -46,3 +46,4 @@ export { familyCache, genlMessage, getFamily, GenlFamilyCache, parseFamily, reso
 export type { GenlFamily } from './genl';
 export { netnsPath, withNetns } from './netns';
 export { loadBinding } from './binding';
+export type { NativeBinding, NativeHandle } from './binding';

@@ -212,6 +212,14 @@ export class NetlinkSocket {
     }
   }
 
+  /**
+   * Wraps an already bound handle (tests use a scripted fake to reach paths
+   * the kernel rarely takes: NLM_F_DUMP_INTR, DONE errors, timeouts).
+   */
+  static fromHandle(protocol: number, handle: NativeHandle, readBufferSize = 65536): NetlinkSocket {
+    return new NetlinkSocket(protocol, handle, readBufferSize);
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
