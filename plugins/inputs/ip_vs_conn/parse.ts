@@ -137,7 +137,7 @@ export class ConnTableParser {
     const af = this.addr(buf, end, r.caddr);
     const cport = af === 0 ? -1 : this.port(buf, end);
     const vaf = cport < 0 ? 0 : this.addr(buf, end, r.vaddr);
-    const vport = vaf !== af ? -1 : this.port(buf, end);
+    const vport = vaf === 0 || vaf !== af ? -1 : this.port(buf, end);
     const daf = vport < 0 ? 0 : this.addr(buf, end, r.daddr);
     const dport = daf === 0 ? -1 : this.port(buf, end);
     if (dport < 0) {
