@@ -17,8 +17,8 @@ import * as fs from 'node:fs';
 import { MessageBuilder } from '../netlink/message';
 import { NetlinkSocket } from '../netlink/socket';
 import { withNetns } from '../netlink/netns';
-import { AttributeDecoder } from '../netlink/attributes';
-import { GENL_HDRLEN, NETLINK_GENERIC, NLMSG_HDRLEN } from '../netlink/constants';
+import { NETLINK_GENERIC } from '../netlink/constants';
+import { getFamily } from '../netlink/genl';
 import { isErrno } from '../netlink/errors';
 import * as C from './constants';
 import { decodeConfigMessage, decodeDaemonMessage, decodeDestMessage, decodeInfoMessage, decodeServiceMessage } from './decode';
@@ -54,26 +54,6 @@ export class IpvsPermissionError extends Error {
     super(message);
     this.name = 'IpvsPermissionError';
   }
-}
-
-const CTRL_CMD_GETFAMILY = 3;
-const CTRL_ATTR_FAMILY_ID = 1;
-const CTRL_ATTR_FAMILY_NAME = 2;
-const GENL_ID_CTRL = 16;
-
-/**
- * Resolves a generic-netlink family id by name (CTRL_CMD_GETFAMILY).
- * LOCAL WORKAROUND until the netlink layer exports family resolution; same
- * wire exchange, replace with its helper when available.
- */
-async function resolveFamily(sock: NetlinkSocket, name: string, timeoutMs: number): Promise<number> {
-  const msg = new MessageBuilder(GENL_ID_CTRL, 0, 64).genl(CTRL_CMD_GETFAMILY, 1).string(CTRL_ATTR_FAMILY_NAME, name).finish();
-  const replies = await sock.request(Buffer.from(msg), { timeoutMs });
-  for (const r of replies) {
-    const d = new AttributeDecoder(r.data, NLMSG_HDRLEN + GENL_HDRLEN, r.data.length);
-    while (d.next()) if (d.type === CTRL_ATTR_FAMILY_ID) return d.u16();
-  }
-  throw new Error(`generic netlink family ${name}: no id in the controller's reply`);
 }
 
 function permissionError(err: unknown, what: string): Error {
@@ -138,7 +118,8 @@ export class IpvsClient {
     try {
       let familyId: number;
       try {
-        familyId = await resolveFamily(made.sockets[0], C.IPVS_GENL_NAME, timeoutMs);
+        // Uncached: a reloaded ip_vs module gets a new id, and clients are reopened after errors.
+        familyId = (await getFamily(made.sockets[0], C.IPVS_GENL_NAME)).id;
       } catch (err) {
         if (isErrno(err, 'ENOENT')) throw new IpvsUnavailableError('IPVS is not available: the kernel has no IPVS generic netlink family (module ip_vs missing or not loadable)');
         throw permissionError(err, 'resolving the IPVS netlink family');

@@ -125,6 +125,8 @@ export interface StepResult {
   stderr: string;
   /** Exit status; null when the step did not finish (background steps, guest timeout, setup failed). */
   code: number | null;
+  /** Wall time of the step inside the guest, ms (null when not finished). */
+  ms: number | null;
 }
 
 export interface GuestResult {
@@ -182,7 +184,8 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
     };
     const stepResult = (name: string): StepResult => {
       const rc = read(`${name}.rc`).trim();
-      return { stdout: read(`${name}.out`), stderr: read(`${name}.err`), code: rc === '' ? null : Number(rc) };
+      const ms = read(`.${name}.ms`).trim();
+      return { stdout: read(`${name}.out`), stderr: read(`${name}.err`), code: rc === '' ? null : Number(rc), ms: ms === '' || rc === '' ? null : Number(ms) };
     };
     const result: GuestResult = {
       completed: false,
@@ -302,8 +305,10 @@ export function guestInitScript(dir: string, opts: GuestOptions, steps: GuestSte
       lines.push(`${prefix} ${redir} &`);
       lines.push(`echo $! > "$LAB_DIR/${s.name}.pid"`);
     } else {
+      lines.push('_t0=$(date +%s%N)');
       lines.push(`${prefix} ${redir}`);
       lines.push(`echo $? > "$LAB_DIR/${s.name}.rc"`);
+      lines.push(`echo $(( ($(date +%s%N) - _t0) / 1000000 )) > "$LAB_DIR/.${s.name}.ms"`);
     }
   }
   lines.push('', 'echo ok > "$LAB_DIR/.done"', 'sync', 'halt -f', '');
