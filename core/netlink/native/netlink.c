@@ -146,6 +146,11 @@ typedef struct nl_handle {
   uint32_t *lengths;
   int in_callback;
   int finalized;
+  /* Registered with napi_add_async_cleanup_hook for the handle's whole libuv lifetime: at environment
+   * teardown (process exit, worker termination) it closes the socket and lets the env wait for the
+   * uv_close callback, which must run before the addon may be unloaded. */
+  napi_async_cleanup_hook_handle cleanup;
+  int cleanup_pending;
 } nl_handle;
 
 static void maybe_free(nl_handle *h) {
@@ -157,9 +162,17 @@ static void maybe_free(nl_handle *h) {
   }
 }
 
+static void release_cleanup_hook(nl_handle *h) {
+  if (h->cleanup_pending) {
+    h->cleanup_pending = 0;
+    napi_remove_async_cleanup_hook(h->cleanup);
+  }
+}
+
 static void on_poll_closed(uv_handle_t *p) {
   nl_handle *h = (nl_handle *)p->data;
   h->poll_closed = 1;
+  release_cleanup_hook(h);
   maybe_free(h);
 }
 
@@ -222,6 +235,16 @@ static void close_handle(nl_handle *h) {
     napi_async_destroy(h->env, h->actx);
     h->actx_init = 0;
   }
+  /* without a libuv handle nothing is pending; otherwise on_poll_closed releases the hook */
+  if (!h->poll_init) release_cleanup_hook(h);
+}
+
+/* Environment teardown: close what is still open; the env waits until the hook is released. */
+static void env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  nl_handle *h = (nl_handle *)arg;
+  h->cleanup = handle;
+  close_handle(h);
+  if (!h->poll_init || h->poll_closed) release_cleanup_hook(h);
 }
 
 static void finalize_handle(napi_env env, void *data, void *hint) {
@@ -331,6 +354,7 @@ static napi_value New(napi_env env, napi_callback_info info) {
     throw_napi(env, "napi_wrap");
     return NULL;
   }
+  if (napi_add_async_cleanup_hook(env, env_cleanup, h, &h->cleanup) == napi_ok) h->cleanup_pending = 1;
   return self;
 }
 
