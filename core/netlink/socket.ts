@@ -468,15 +468,16 @@ export class NetlinkSocket {
         return;
       case NLMSG_ERROR: {
         const e = decodeErrorPayload(buf, off, len, hdr.flags);
+        // An error ends the exchange as an ACK does: nothing more follows, no drain needed.
         if (e.errno !== 0) ex.error = kernelError(e.errno, ex.requestType, e.message);
-        else ex.done = true; // ACK
+        ex.done = true;
         return;
       }
       case NLMSG_DONE: {
         const errno = decodeDoneErrno(buf, off, len);
         // A dump ends here. A request ends here too: an ACK may follow (ignored later as rest of the exchange).
         if (errno !== 0) ex.error = kernelError(errno, ex.requestType);
-        else ex.done = true;
+        ex.done = true;
         return;
       }
       case NLMSG_OVERRUN:
