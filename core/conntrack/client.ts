@@ -30,7 +30,8 @@ export class ConntrackClient {
    * Streams the table: `onEntry` is called once per entry with a record that
    * is reused for the next one. Kernel-side filters cut the dump in the kernel.
    */
-  async dumpTable(filter: CtDumpFilter, onEntry: (f: CtFlow) => void, timeoutMs?: number): Promise<TableDumpResult> {
+  async dumpTable(filter: CtDumpFilter, onEntry: (f: CtFlow) => void, opts: { timeoutMs?: number; withReply?: boolean } = {}): Promise<TableDumpResult> {
+    const withReply = opts.withReply ?? true;
     const flow = this.flow;
     let parseErrors = 0;
     const r = await this.sock.dump(
@@ -38,7 +39,7 @@ export class ConntrackClient {
       (buf, off, len, hdr) => {
         if (hdr.type !== C.CT_TYPE_NEW) return;
         try {
-          decodeFlow(buf, off + NLMSG_HDRLEN, off + len, flow, CtMessageKind.Entry);
+          decodeFlow(buf, off + NLMSG_HDRLEN, off + len, flow, CtMessageKind.Entry, withReply);
         } catch (err) {
           if (err instanceof NetlinkDecodeError) {
             parseErrors++;
@@ -48,7 +49,7 @@ export class ConntrackClient {
         }
         onEntry(flow);
       },
-      { timeoutMs },
+      { timeoutMs: opts.timeoutMs },
     );
     return { ...r, parseErrors };
   }

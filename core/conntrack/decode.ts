@@ -37,8 +37,19 @@ function checkHeader(buf: Buffer, start: number, end: number): void {
   }
 }
 
-/** Decodes one entry/event message into `out` (reset first). */
-export function decodeFlow(buf: Buffer, start: number, end: number, out: CtFlow, kind: CtMessageKind = CtMessageKind.Entry): CtFlow {
+/**
+ * Decodes one entry/event message into `out` (reset first). `withReply =
+ * false` skips the reply tuple (left reset), which table aggregation does not
+ * need.
+ */
+export function decodeFlow(
+  buf: Buffer,
+  start: number,
+  end: number,
+  out: CtFlow,
+  kind: CtMessageKind = CtMessageKind.Entry,
+  withReply = true,
+): CtFlow {
   checkHeader(buf, start, end);
   out.reset();
   out.kind = kind;
@@ -50,7 +61,7 @@ export function decodeFlow(buf: Buffer, start: number, end: number, out: CtFlow,
         decodeTuple(d, out.orig);
         break;
       case C.CTA_TUPLE_REPLY:
-        decodeTuple(d, out.reply);
+        if (withReply) decodeTuple(d, out.reply);
         break;
       case C.CTA_STATUS:
         out.status = d.be32();
