@@ -43,7 +43,7 @@ const plugin: InputPlugin<IpvsProbeOptions> = {
   create(options, ctx) {
     const spec = buildProbeSpec(options);
     const inNetns = options.namespace ? namespaceRunner(options.namespace) : undefined;
-    const reader = options.targets.length > 0 ? undefined : new IpvsTableReader(options.namespace);
+    const reader = options.targets.length > 0 ? undefined : new IpvsTableReader(options.namespace, options.load_module);
     const intervalMs = Number(ctx.intervalNs / 1_000_000n);
     if (intervalMs > 0 && spec.timeoutMs >= intervalMs) {
       // A probe starts only while it can end within the interval: with a

@@ -26,6 +26,7 @@ export interface IpvsProbeOptions {
   tls_key: string;
   max_concurrency: number;
   udp_services: boolean;
+  load_module: boolean;
 }
 
 export const DEFAULT_OPTIONS: IpvsProbeOptions = {
@@ -48,6 +49,7 @@ export const DEFAULT_OPTIONS: IpvsProbeOptions = {
   tls_key: '',
   max_concurrency: 128,
   udp_services: false,
+  load_module: false,
 };
 
 export class OptionsError extends Error {}

@@ -19,10 +19,13 @@ const DUMP_SOCKETS = 4;
 export class IpvsTableReader {
   private client: IpvsClient | undefined;
 
-  constructor(private readonly namespace: string) {}
+  constructor(
+    private readonly namespace: string,
+    private readonly loadModule = false,
+  ) {}
 
   readonly read: ServiceSource = async (select) => {
-    if (!this.client) this.client = await IpvsClient.open({ namespace: this.namespace || undefined, sockets: DUMP_SOCKETS });
+    if (!this.client) this.client = await IpvsClient.open({ namespace: this.namespace || undefined, sockets: DUMP_SOCKETS, loadModule: this.loadModule });
     try {
       return await this.client.listAll(select);
     } catch (err) {
