@@ -88,7 +88,18 @@ export class ConntrackInput implements Input {
 
   start(acc: Accumulator): void {
     if (!this.opts.collect_service_flows) return;
+    if (this.ctx.oneShot) {
+      this.ctx.log.debug('one-shot run: conntrack event listener not started');
+      return;
+    }
     const o = this.opts;
+    if (this.nsPath) {
+      try {
+        this.inNs(() => undefined);
+      } catch (err) {
+        throw new Error(`cannot enter network namespace ${JSON.stringify(o.namespace)}: ${(err as Error).message}`);
+      }
+    }
     this.configureKernel();
     this.flows = new FlowAggregator({
       serviceSubnets: o.service_subnets,

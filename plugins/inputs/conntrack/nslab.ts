@@ -4,6 +4,7 @@
  * track the namespace's traffic), accounting and timestamps on.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { loadBinding } from '../../../core/netlink/binding';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -16,6 +17,11 @@ export function labUnavailable(): string | undefined {
     } catch {
       return `needs the ${tool} command`;
     }
+  }
+  try {
+    loadBinding();
+  } catch (err) {
+    return (err as Error).message;
   }
   return undefined;
 }
