@@ -40,7 +40,7 @@ async function dumpChild(nsPath: string): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   table.begin();
-  const r = await client.dumpTable({}, (f) => table.add(f), { timeoutMs: 120_000, withReply: false });
+  const r = await client.dumpTable({}, (f) => table.add(f), { timeoutMs: 120_000, parts: table.decodeParts });
   const rows = table.rows({});
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);

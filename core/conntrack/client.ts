@@ -7,7 +7,7 @@ import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants';
 import { NetlinkDecodeError } from '../netlink/errors';
 import { NetlinkSocket, type DumpResult, type MessageBatch, type Subscription } from '../netlink/socket';
 import * as C from './constants';
-import { decodeCpuStats, decodeFlow, decodeGlobalStats, eventKind } from './decode';
+import { DECODE_ALL, decodeCpuStats, decodeFlow, decodeGlobalStats, eventKind } from './decode';
 import { buildDumpRequest, buildNewEntry, buildStatsCpuRequest, buildStatsRequest, type CtDumpFilter, type CtNewEntry } from './encode';
 import { CtFlow, CtMessageKind, type CtCpuStats, type CtGlobalStats } from './types';
 
@@ -28,10 +28,11 @@ export class ConntrackClient {
 
   /**
    * Streams the table: `onEntry` is called once per entry with a record that
-   * is reused for the next one. Kernel-side filters cut the dump in the kernel.
+   * is reused for the next one. Kernel-side filters cut the dump in the kernel;
+   * `parts` (DECODE_* bits) leaves out what the caller does not need.
    */
-  async dumpTable(filter: CtDumpFilter, onEntry: (f: CtFlow) => void, opts: { timeoutMs?: number; withReply?: boolean } = {}): Promise<TableDumpResult> {
-    const withReply = opts.withReply ?? true;
+  async dumpTable(filter: CtDumpFilter, onEntry: (f: CtFlow) => void, opts: { timeoutMs?: number; parts?: number } = {}): Promise<TableDumpResult> {
+    const parts = opts.parts ?? DECODE_ALL;
     const flow = this.flow;
     let parseErrors = 0;
     const r = await this.sock.dump(
@@ -39,7 +40,7 @@ export class ConntrackClient {
       (buf, off, len, hdr) => {
         if (hdr.type !== C.CT_TYPE_NEW) return;
         try {
-          decodeFlow(buf, off + NLMSG_HDRLEN, off + len, flow, CtMessageKind.Entry, withReply);
+          decodeFlow(buf, off + NLMSG_HDRLEN, off + len, flow, CtMessageKind.Entry, parts);
         } catch (err) {
           if (err instanceof NetlinkDecodeError) {
             parseErrors++;

@@ -37,19 +37,22 @@ function checkHeader(buf: Buffer, start: number, end: number): void {
   }
 }
 
-/**
- * Decodes one entry/event message into `out` (reset first). `withReply =
- * false` skips the reply tuple (left reset), which table aggregation does not
- * need.
- */
+/** Parts of a message `decodeFlow` decodes (bit mask); parts left out stay reset, saving work in big dumps. */
+export const DECODE_REPLY = 0x1;
+export const DECODE_ADDRESSES = 0x2;
+export const DECODE_TIMESTAMPS = 0x4;
+export const DECODE_ALL = DECODE_REPLY | DECODE_ADDRESSES | DECODE_TIMESTAMPS;
+
+/** Decodes one entry/event message into `out` (reset first); `parts` selects optional parts (DECODE_*). */
 export function decodeFlow(
   buf: Buffer,
   start: number,
   end: number,
   out: CtFlow,
   kind: CtMessageKind = CtMessageKind.Entry,
-  withReply = true,
+  parts = DECODE_ALL,
 ): CtFlow {
+  const addresses = (parts & DECODE_ADDRESSES) !== 0;
   checkHeader(buf, start, end);
   out.reset();
   out.kind = kind;
@@ -58,10 +61,10 @@ export function decodeFlow(
   while (d.next()) {
     switch (d.type) {
       case C.CTA_TUPLE_ORIG:
-        decodeTuple(d, out.orig);
+        decodeTuple(d, out.orig, addresses);
         break;
       case C.CTA_TUPLE_REPLY:
-        if (withReply) decodeTuple(d, out.reply);
+        if (parts & DECODE_REPLY) decodeTuple(d, out.reply, addresses);
         break;
       case C.CTA_STATUS:
         out.status = d.be32();
@@ -98,6 +101,7 @@ export function decodeFlow(
         break;
       }
       case C.CTA_TIMESTAMP: {
+        if ((parts & DECODE_TIMESTAMPS) === 0) break;
         const n = d.nested(dTuple);
         while (n.next()) {
           if (n.type === C.CTA_TIMESTAMP_START) out.startNs = n.be64Number();
@@ -106,7 +110,7 @@ export function decodeFlow(
         break;
       }
       case C.CTA_TIMESTAMP_EVENT:
-        out.eventNs = d.be64Number();
+        if (parts & DECODE_TIMESTAMPS) out.eventNs = d.be64Number();
         break;
       default:
         break; // attributes we do not aggregate (help, NAT, seqadj, labels, ...)
@@ -115,10 +119,11 @@ export function decodeFlow(
   return out;
 }
 
-function decodeTuple(d: AttributeDecoder, t: CtTuple): void {
+function decodeTuple(d: AttributeDecoder, t: CtTuple, addresses: boolean): void {
   const n = d.nested(dTuple);
   while (n.next()) {
     if (n.type === C.CTA_TUPLE_IP) {
+      if (!addresses) continue;
       const ip = n.nested(dInner);
       while (ip.next()) {
         switch (ip.type) {
@@ -179,9 +184,10 @@ function decodeProtoinfo(d: AttributeDecoder, out: CtFlow): void {
       const p = n.nested(dInfoInner);
       while (p.next()) {
         if (p.type === 1) {
-          // CTA_PROTOINFO_TCP_STATE and CTA_PROTOINFO_SCTP_STATE are both 1 (u8).
+          // CTA_PROTOINFO_TCP_STATE and CTA_PROTOINFO_SCTP_STATE are both 1 (u8); the rest is not needed.
           if (tcp) out.tcpState = p.u8();
           else out.sctpState = p.u8();
+          break;
         }
       }
     }

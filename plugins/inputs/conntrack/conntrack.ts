@@ -256,7 +256,7 @@ export class ConntrackInput implements Input {
           zone: o.table_filter_zone,
         },
         (f) => table.add(f),
-        { withReply: false },
+        { parts: table.decodeParts },
       );
       if (r.parseErrors > 0) this.ctx.log.warn(`conntrack table dump: ${r.parseErrors} entries could not be decoded`);
     } catch (err) {

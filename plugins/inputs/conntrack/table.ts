@@ -7,6 +7,7 @@
  * none now is reported with 0 rather than vanishing, so gauges fall to zero.
  */
 import { AF_INET, AF_INET6, IPS_ASSURED, IPS_SEEN_REPLY, TCP_STATE_NAMES, protocolName } from '../../../core/conntrack/constants';
+import { DECODE_ADDRESSES } from '../../../core/conntrack/decode';
 import type { CtFlow } from '../../../core/conntrack/types';
 import { uint, type FieldInit, type Tags } from '../../../core/metric';
 import { SubnetList } from './subnet';
@@ -94,6 +95,11 @@ export class TableAggregator {
   seen = 0;
   /** Entries dropped by the user-space re-check of the filters. */
   filtered = 0;
+
+  /** The DECODE_* parts this aggregation needs from each entry. */
+  get decodeParts(): number {
+    return this.subnets.length > 0 ? DECODE_ADDRESSES : 0;
+  }
 
   constructor(private readonly opts: TableOptions) {
     this.subnets = new SubnetList(opts.subnets);
