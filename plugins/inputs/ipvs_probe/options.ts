@@ -1,6 +1,7 @@
 /** The plugin's options (after schema defaults) and their conversion into a probe spec. */
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
-import type * as tls from 'node:tls';
+import * as tls from 'node:tls';
 import { parseDuration } from '../../../core/config/duration';
 import type { ProbeKind, ProbeSpec } from './probe';
 import { parseStaticTarget } from './target';
@@ -80,6 +81,7 @@ export function buildProbeSpec(o: IpvsProbeOptions): ProbeSpec {
   }
   const tlsOptions: tls.ConnectionOptions = { rejectUnauthorized: !o.insecure_skip_verify };
   if (o.tls_server_name) tlsOptions.servername = o.tls_server_name;
+  const material: tls.SecureContextOptions = {};
   const read = (what: string, file: string): Buffer => {
     try {
       return fs.readFileSync(file);
@@ -87,11 +89,31 @@ export function buildProbeSpec(o: IpvsProbeOptions): ProbeSpec {
       throw new OptionsError(`${what} ${file}: ${(err as Error).message}`);
     }
   };
-  if (o.tls_ca) tlsOptions.ca = read('tls_ca', o.tls_ca);
+  if (o.tls_ca) {
+    material.ca = read('tls_ca', o.tls_ca);
+    // OpenSSL skips PEM blocks it cannot parse: a broken CA file would only
+    // show as tls_error on every probe. Say so at startup instead.
+    const blocks = material.ca.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new OptionsError(`tls_ca ${o.tls_ca}: no PEM certificate in the file`);
+    for (const b of blocks) {
+      try {
+        new X509Certificate(b);
+      } catch (err) {
+        throw new OptionsError(`tls_ca ${o.tls_ca}: ${(err as Error).message}`);
+      }
+    }
+  }
   if (o.tls_cert || o.tls_key) {
     if (!o.tls_cert || !o.tls_key) throw new OptionsError('tls_cert and tls_key go together');
-    tlsOptions.cert = read('tls_cert', o.tls_cert);
-    tlsOptions.key = read('tls_key', o.tls_key);
+    material.cert = read('tls_cert', o.tls_cert);
+    material.key = read('tls_key', o.tls_key);
+  }
+  // One context for every probe: tls.connect would otherwise build one (and
+  // parse the CA bundle) per connection, and bad PEM fails here, at startup.
+  try {
+    tlsOptions.secureContext = tls.createSecureContext(material);
+  } catch (err) {
+    throw new OptionsError(`TLS settings: ${(err as Error).message}`);
   }
   return {
     kind: o.probe,

@@ -198,6 +198,15 @@ describe('https probes', () => {
     assert.equal((await probe(spec({ probe: 'https', tls_ca: caFile, tls_server_name: 'other.test' }), server.port)).result, 'tls_error');
   });
 
+  test('unusable TLS material is refused at startup, not at probe time', () => {
+    const bad = path.join(path.dirname(caFile), 'bad.pem');
+    fs.writeFileSync(bad, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');
+    assert.throws(() => spec({ probe: 'https', tls_ca: bad }), (e: Error) => e instanceof OptionsError && /tls_ca/.test(e.message));
+    assert.throws(() => spec({ probe: 'https', tls_cert: caFile }), /go together/);
+    assert.throws(() => spec({ probe: 'https', tls_cert: caFile, tls_key: bad }), /TLS settings/);
+    assert.throws(() => spec({ probe: 'https', tls_ca: path.join(path.dirname(caFile), 'missing.pem') }), /ENOENT|no such file/);
+  });
+
   test('https to a plain-HTTP port is tls_error', async () => {
     // Like a real HTTP server, it answers the ClientHello bytes with a 400.
     const plain = await startServer({ kind: 'raw', response: 'HTTP/1.1 400 Bad Request\r\n\r\n', eager: true });

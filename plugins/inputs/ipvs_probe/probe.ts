@@ -45,6 +45,8 @@ export interface ProbeOutcome {
 export type ProbeDone = (outcome: ProbeOutcome) => void;
 
 const MAX_HEAD_BYTES = 16 * 1024;
+/** How long after destroy() a probe waits for its socket's close event before giving up on it. */
+const CLOSE_GRACE_MS = 1000;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
 /** Starts a probe; `done` is called exactly once, after the probe's socket is closed. */
@@ -101,7 +103,14 @@ class Probe {
       const options: tls.ConnectionOptions = { ...spec.tls, socket: this.raw };
       // The certificate is checked against the SNI name when given, else the IP.
       if (!options.servername) options.host = this.ip;
-      const secure = tls.connect(options);
+      let secure: tls.TLSSocket;
+      try {
+        secure = tls.connect(options);
+      } catch {
+        this.decide('tls_error');
+        this.raw!.destroy();
+        return;
+      }
       this.outer = secure;
       secure.on('error', this.onError);
       secure.on('close', this.onOuterClose);
@@ -185,11 +194,17 @@ class Probe {
   };
 
   private readonly onTimeout = (): void => {
-    this.timer = undefined;
     if (this.result === undefined) this.decide('timeout');
     // After a decided result this only cuts a body that takes too long.
     this.outer!.destroy();
     this.raw!.destroy();
+    // 'close' follows destroy(); should it ever not, do not hold the round.
+    this.timer = setTimeout(this.forceFinish, CLOSE_GRACE_MS);
+  };
+
+  private readonly forceFinish = (): void => {
+    this.timer = undefined;
+    this.finish();
   };
 
   private readonly onRawClose = (): void => {
@@ -219,6 +234,7 @@ class Probe {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.done({ result: this.result!, status: this.status, seconds: this.seconds });
   }
 }
