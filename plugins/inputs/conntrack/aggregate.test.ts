@@ -134,13 +134,13 @@ describe('service flow aggregation', () => {
     a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.1', id: 5, event: t0 }), t0 + 1e9);
     a.handle(flow({ kind: CtMessageKind.Update, dst: '10.96.1.1', id: 5, tcpState: 2, status: C.IPS_SEEN_REPLY, event: t0 + 2e6 }), t0 + 1e9);
     a.handle(flow({ kind: CtMessageKind.Update, dst: '10.96.1.1', id: 5, tcpState: 3, status: C.IPS_SEEN_REPLY | C.IPS_ASSURED, event: t0 + 3e6 }), 0);
+    assert.equal(a.flowsTracked, 1, 'held until the FIN is seen');
     a.handle(flow({ kind: CtMessageKind.Update, dst: '10.96.1.1', id: 5, tcpState: 4, status: C.IPS_SEEN_REPLY, event: t0 + 500e6 }), 0);
-    assert.equal(a.flowsTracked, 1);
+    assert.equal(a.flowsTracked, 0, 'nothing left to measure before DESTROY');
     a.handle(
       flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.1', id: 5, status: C.IPS_SEEN_REPLY, counters: [5, 500, 4, 4000], start: t0, stop: t0 + 5e9 }),
       0,
     );
-    assert.equal(a.flowsTracked, 0);
     const rows = a.rows({ host: 'h' });
     const counter = rows.find((r) => r.type === 'counter')!;
     assert.deepEqual(counter.tags, { host: 'h', address: '10.96.1.1', port: '80', protocol: 'tcp' });

@@ -81,7 +81,7 @@ export const measurements: MeasurementDoc[] = [
       { name: 'overruns', type: 'int', valueType: 'counter', help: 'Receive buffer overruns (ENOBUFS): events were lost' },
       { name: 'receive_errors', type: 'int', valueType: 'counter', help: 'Other receive errors (truncated or malformed datagrams)' },
       { name: 'datagrams', type: 'int', valueType: 'counter', help: 'Datagrams received' },
-      { name: 'flows_tracked', type: 'int', valueType: 'gauge', help: 'Flows currently held in the in-flight table' },
+      { name: 'flows_tracked', type: 'int', valueType: 'gauge', help: 'Flows held in the in-flight table (awaiting their first reply or TCP FIN)' },
       { name: 'flows_evicted', type: 'int', valueType: 'counter', help: 'Flows evicted from the full in-flight table (max_flows)' },
       { name: 'services', type: 'int', valueType: 'gauge', help: 'Services tracked' },
       { name: 'services_dropped', type: 'int', valueType: 'counter', help: 'Flows not counted because max_services was reached' },

@@ -7,8 +7,9 @@
  * address, port, protocol): for a NATed virtual IP that is the VIP.
  *
  * Per flow the in-flight table keeps only what later events need (start
- * time, whether the reply/FIN was seen); the table has a hard cap, the oldest
- * flow is evicted when full. Everything measured at DESTROY (duration, bytes,
+ * time, whether the reply/FIN was seen), and only until the connect latency
+ * (and, for TCP, the FIN latency) is measured; the table has a hard cap, the
+ * oldest flow is evicted when full. Everything measured at DESTROY (duration, bytes,
  * packets) comes from the DESTROY message itself, so evictions and missed NEW
  * events lose only the latencies.
  */
@@ -210,10 +211,13 @@ export class FlowAggregator {
           r.replied = true;
           r.service.connectLatency.observe(Math.max(0, at - r.startNs) / NS);
         }
-        if (!r.fin && f.orig.proto === IPPROTO_TCP && isClosing(f.tcpState)) {
+        const tcp = f.orig.proto === IPPROTO_TCP;
+        if (!r.fin && tcp && isClosing(f.tcpState)) {
           r.fin = true;
           r.service.finLatency.observe(Math.max(0, at - r.startNs) / NS);
         }
+        // Nothing left to measure from later UPDATEs: DESTROY carries all it needs itself.
+        if (r.replied && (r.fin || !tcp)) this.inflight.delete(f.id);
         return;
       }
       case CtMessageKind.Destroy: {
