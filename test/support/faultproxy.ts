@@ -23,7 +23,12 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /** Sees every chunk a client sent that was handed to the server's connection. */
+  onForward?: (chunk: Buffer) => void;
+}
+
+export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.1', opts: FaultProxyOptions = {}): Promise<FaultProxy> {
   let mode: FaultMode = 'pass';
   let delayMs = 0;
   let acceptedCount = 0;
@@ -53,7 +58,11 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
         upstream.destroy();
       } else if (mode === 'blackhole') {
         // swallow
-      } else upstream.write(d);
+      } else {
+        upstream.write(d, (err) => {
+          if (!err) opts.onForward?.(d);
+        });
+      }
     });
     upstream.on('data', (d) => {
       if (mode === 'blackhole') return;
