@@ -45,11 +45,12 @@ const plugin: InputPlugin<IpvsProbeOptions> = {
     const inNetns = options.namespace ? namespaceRunner(options.namespace) : undefined;
     const reader = options.targets.length > 0 ? undefined : new IpvsTableReader(options.namespace, options.load_module);
     const intervalMs = Number(ctx.intervalNs / 1_000_000n);
-    if (intervalMs > 0 && spec.timeoutMs >= intervalMs) {
-      // A probe starts only while it can end within the interval: with a
-      // timeout as long as the interval none could, so halve it instead.
+    const budgetMs = intervalMs - Math.min(intervalMs / 20, 500);
+    if (intervalMs > 0 && spec.timeoutMs >= budgetMs) {
+      // A probe starts only while it can end within the round's budget (the
+      // interval less a margin): with a timeout that long none could.
       const clamped = Math.max(1, Math.floor(intervalMs / 2));
-      ctx.log.warn(`timeout ${spec.timeoutMs / 1000} s is not shorter than the interval (${intervalMs / 1000} s); using ${clamped / 1000} s`);
+      ctx.log.warn(`timeout ${spec.timeoutMs / 1000} s does not fit in the interval (${intervalMs / 1000} s); using ${clamped / 1000} s`);
       spec.timeoutMs = clamped;
     }
     return new IpvsProbeInput(options, spec, ctx, { services: reader?.read, inNetns, close: () => reader?.close() });
