@@ -164,6 +164,19 @@ describe('inputs.conntrack statistics and table in a namespace', { skip }, () =>
     assert.equal(total, ns.list(['-m', '1']).length);
     assert.equal(total, 15);
   });
+
+  test('kernel-side zone and family filters', async () => {
+    const zone = await gatherOnce({ namespace: ns.path, collect_table: true, table_filter_zone: 5 });
+    assert.deepEqual(zone.errors, []);
+    assert.equal(zone.value('conntrack_table', { protocol: 'udp' }, 'entries'), ns.list(['-w', '5']).length);
+    assert.equal(zone.find('conntrack_table').length, 1);
+    const v6 = await gatherOnce({ namespace: ns.path, collect_table: true, table_filter_family: 'ipv6' });
+    assert.deepEqual(v6.errors, []);
+    assert.equal(v6.find('conntrack_table').length, 0);
+    const v4 = await gatherOnce({ namespace: ns.path, collect_table: true, table_filter_family: 'ipv4' });
+    const total = v4.find('conntrack_table').reduce((a, m) => a + Number(m.getField('entries')!.value), 0);
+    assert.equal(total, ns.list(['-f', 'ipv4']).length);
+  });
 });
 
 describe('inputs.conntrack per-service flow metrics from events', { skip }, () => {
@@ -250,7 +263,7 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
       assert.match(warns[0], /bytes_orig/);
       assert.match(warns[0], /duration_seconds/);
 
-      const child = ns.spawnTraffic(['flood', '127.0.0.1', 20000, 20000]);
+      const child = ns.spawnTraffic(['flood', '127.0.0.1', 20000, 10000]);
       const done = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
       // Keep the event loop busy so the kernel fills the small receive buffer.
       const until = Date.now() + 1500;
@@ -264,7 +277,7 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
       const overruns = acc.value('conntrack_events', {}, 'overruns');
       const seen = acc.value('conntrack_events', {}, 'events_new');
       assert.ok(overruns > 0, 'overruns counted');
-      assert.ok(seen < 20000, `events lost (${seen} of 20000 received)`);
+      assert.ok(seen < 10000, `events lost (${seen} of 10000 received)`);
       // Still listening: new flows are seen.
       await ns.traffic(['tcp', '127.0.0.1', 8080, 3, 10]);
       await sleep(200);
