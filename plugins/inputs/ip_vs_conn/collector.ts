@@ -119,19 +119,20 @@ export class ConnCollector implements RowSink {
       e = t.upsert(v6Key[0], v6Key[1], v6Key[2], v6Key[3]);
     }
     const status = t.status;
+    if (e < 0) return; // table full (2^24 - 1 connections): counted, not tracked
     if (status === NEW) {
       t.set(e, g, r.state, r.expires);
       return;
     }
     this.compare(e, g, r);
-    if (status === FIRST || (status === DUPLICATE && r.expires > t.expires[e])) t.set(e, g, r.state, r.expires);
+    if (status === FIRST || (status === DUPLICATE && r.expires > t.expires(e))) t.set(e, g, r.state, r.expires);
   }
 
   private compare(e: number, g: number, r: ConnRow): void {
     const t = this.tracker;
-    const ps = t.prevState[e];
+    const ps = t.prevState(e);
     if (ps === NO_PREVIOUS) return; // a duplicate of a connection that is new in this pass
-    const pg = t.prevRs[e];
+    const pg = t.prevRs(e);
     if (pg !== g) {
       this.groups.rescheduled[g]++;
       this.rescheduledNow++;
@@ -140,7 +141,7 @@ export class ConnCollector implements RowSink {
     }
     if (r.proto !== PROTO_TCP) return;
     if (!isClosingTcpState(ps)) return;
-    if (!(r.expires > t.prevExpires[e] - this.elapsed + 1)) return;
+    if (!(r.expires > t.prevExpires(e) - this.elapsed + 1)) return;
     if (!reArmMeansNewConnection(ps, r.state)) return;
     this.groups.reused[g]++;
     this.reusedNow++;
@@ -161,9 +162,9 @@ export class ConnCollector implements RowSink {
       af: r.af,
       client: Uint32Array.from(r.caddr),
       clientPort: r.cport,
-      previousState: t.prevState[e],
+      previousState: t.prevState(e),
       state: r.state,
-      previousExpires: t.prevExpires[e],
+      previousExpires: t.prevExpires(e),
       expires: r.expires,
     });
   }

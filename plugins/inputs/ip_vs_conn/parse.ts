@@ -73,8 +73,6 @@ export class ConnTableParser {
   lines = 0;
 
   private readonly r = new ConnRow();
-  // Cursor into the current line, shared by the field decoders.
-  private p = 0;
 
   constructor(private readonly sink: RowSink) {}
 
@@ -122,51 +120,91 @@ export class ConnTableParser {
   /** Decodes a row into `this.r`. False for the header, blank lines and malformed lines (counted). */
   private parseRow(buf: Uint8Array, start: number, end: number): boolean {
     const r = this.r;
-    this.p = start;
-    this.skipSpace(buf, end);
-    if (this.p >= end) return false; // blank line
-    const ps = this.p;
-    const pe = this.token(buf, end);
-    const proto = protoNumber(buf, ps, pe);
+    // Hot path written out with a local cursor: the kernel prints fixed-width
+    // hex fields separated by one space; anything else goes through the
+    // general decoders below.
+    let p = start;
+    while (p < end && (buf[p] === SP || buf[p] === TAB)) p++;
+    if (p >= end) return false; // blank line
+    let q = p;
+    while (q < end && buf[q] !== SP && buf[q] !== TAB) q++;
+    const proto = protoNumber(buf, p, q);
     if (proto < 0) {
       // The header line starts with "Pro".
-      if (!(pe - ps === 3 && buf[ps] === 0x50 && buf[ps + 1] === 0x72 && buf[ps + 2] === 0x6f)) this.bad(buf, start, end);
+      if (!(q - p === 3 && buf[p] === 0x50 && buf[p + 1] === 0x72 && buf[p + 2] === 0x6f)) this.bad(buf, start, end);
       return false;
     }
-    r.proto = proto;
-    const af = this.addr(buf, end, r.caddr);
-    const cport = af === 0 ? -1 : this.port(buf, end);
-    const vaf = cport < 0 ? 0 : this.addr(buf, end, r.vaddr);
-    const vport = vaf === 0 || vaf !== af ? -1 : this.port(buf, end);
-    const daf = vport < 0 ? 0 : this.addr(buf, end, r.daddr);
-    const dport = daf === 0 ? -1 : this.port(buf, end);
-    if (dport < 0) {
-      this.bad(buf, start, end);
-      return false;
+    p = q;
+    while (p < end && buf[p] === SP) p++;
+    // client address and port
+    let af = 4;
+    let v = p + 8 < end && buf[p + 8] === SP ? hex8(buf, p) : -1;
+    if (v >= 0) {
+      r.caddr[0] = v;
+      r.caddr[1] = r.caddr[2] = r.caddr[3] = 0;
+      p += 9;
+      while (p < end && buf[p] === SP) p++;
+    } else {
+      p = parseV6(buf, p, end, r.caddr);
+      if (p < 0) return this.badRow(buf, start, end);
+      af = 6;
     }
-    this.skipSpace(buf, end);
-    const ss = this.p;
-    const se = this.token(buf, end);
-    if (se === ss) {
-      this.bad(buf, start, end);
-      return false;
+    const cport = p + 4 < end && buf[p + 4] === SP ? hex4(buf, p) : -1;
+    if (cport < 0) return this.badRow(buf, start, end);
+    p += 5;
+    while (p < end && buf[p] === SP) p++;
+    // virtual address (same family) and port
+    if (af === 4) {
+      v = p + 8 < end && buf[p + 8] === SP ? hex8(buf, p) : -1;
+      if (v < 0) return this.badRow(buf, start, end);
+      r.vaddr[0] = v;
+      r.vaddr[1] = r.vaddr[2] = r.vaddr[3] = 0;
+      p += 9;
+      while (p < end && buf[p] === SP) p++;
+    } else {
+      p = parseV6(buf, p, end, r.vaddr);
+      if (p < 0) return this.badRow(buf, start, end);
     }
-    const state = stateCode(buf, ss, se);
-    this.skipSpace(buf, end);
-    const es = this.p;
+    const vport = p + 4 < end && buf[p + 4] === SP ? hex4(buf, p) : -1;
+    if (vport < 0) return this.badRow(buf, start, end);
+    p += 5;
+    while (p < end && buf[p] === SP) p++;
+    // destination (its own family) and port
+    let daf = 4;
+    v = p + 8 < end && buf[p + 8] === SP ? hex8(buf, p) : -1;
+    if (v >= 0) {
+      r.daddr[0] = v;
+      r.daddr[1] = r.daddr[2] = r.daddr[3] = 0;
+      p += 9;
+      while (p < end && buf[p] === SP) p++;
+    } else {
+      p = parseV6(buf, p, end, r.daddr);
+      if (p < 0) return this.badRow(buf, start, end);
+      daf = 6;
+    }
+    const dport = p + 4 < end && buf[p + 4] === SP ? hex4(buf, p) : -1;
+    if (dport < 0) return this.badRow(buf, start, end);
+    p += 5;
+    while (p < end && buf[p] === SP) p++;
+    // state, padded to 11
+    q = p;
+    while (q < end && buf[q] !== SP && buf[q] !== TAB) q++;
+    if (q === p) return this.badRow(buf, start, end);
+    const state = stateCode(buf, p, q);
+    p = q;
+    while (p < end && (buf[p] === SP || buf[p] === TAB)) p++;
+    // expires, %7u
+    const es = p;
     let expires = 0;
-    while (this.p < end) {
-      const c = buf[this.p];
+    while (p < end) {
+      const c = buf[p];
       if (c < 0x30 || c > 0x39) break;
       expires = expires * 10 + (c - 0x30);
-      this.p++;
+      p++;
     }
-    const ee = this.p;
-    if (ee === es || ee - es > 10 || (ee < end && buf[ee] !== SP && buf[ee] !== TAB)) {
-      this.bad(buf, start, end);
-      return false;
-    }
-    this.skipSpace(buf, end);
+    if (p === es || p - es > 10 || (p < end && buf[p] !== SP && buf[p] !== TAB)) return this.badRow(buf, start, end);
+    while (p < end && (buf[p] === SP || buf[p] === TAB)) p++;
+    r.proto = proto;
     r.af = af;
     r.cport = cport;
     r.vport = vport;
@@ -174,83 +212,73 @@ export class ConnTableParser {
     r.dport = dport;
     r.state = state;
     r.expires = expires;
-    r.pe = this.p < end;
+    r.pe = p < end;
     r.template = cport === 0 || proto === 0 || state === S_ASSURED;
     return true;
   }
 
-  private skipSpace(buf: Uint8Array, end: number): void {
-    let p = this.p;
-    while (p < end && (buf[p] === SP || buf[p] === TAB)) p++;
-    this.p = p;
+  private badRow(buf: Uint8Array, start: number, end: number): false {
+    this.bad(buf, start, end);
+    return false;
   }
+}
 
-  /** Advances over a token; returns its end. */
-  private token(buf: Uint8Array, end: number): number {
-    let p = this.p;
-    while (p < end && buf[p] !== SP && buf[p] !== TAB) p++;
-    this.p = p;
-    return p;
-  }
+/** Eight hex digits at p as an unsigned 32-bit value; -1 when one is not hex. */
+function hex8(buf: Uint8Array, p: number): number {
+  const a = HEX[buf[p]];
+  const b = HEX[buf[p + 1]];
+  const c = HEX[buf[p + 2]];
+  const d = HEX[buf[p + 3]];
+  const e = HEX[buf[p + 4]];
+  const f = HEX[buf[p + 5]];
+  const g = HEX[buf[p + 6]];
+  const h = HEX[buf[p + 7]];
+  if ((a | b | c | d | e | f | g | h) < 0) return -1;
+  return ((a << 28) | (b << 24) | (c << 20) | (d << 16) | (e << 12) | (f << 8) | (g << 4) | h) >>> 0;
+}
 
-  /** Decodes an address token into `out`; returns its family (4 or 6), 0 when malformed. */
-  private addr(buf: Uint8Array, end: number, out: Uint32Array): number {
-    this.skipSpace(buf, end);
-    const s = this.p;
-    const e = this.token(buf, end);
-    if (e - s === 8) {
-      let v = 0;
-      for (let i = s; i < e; i++) {
-        const d = HEX[buf[i]];
-        if (d < 0) return 0;
-        v = (v << 4) | d;
-      }
-      out[0] = v >>> 0;
-      out[1] = 0;
-      out[2] = 0;
-      out[3] = 0;
-      return 4;
-    }
-    // IPv6: exactly eight groups of 1-4 hex digits separated by ':' (%pI6 prints 4 each).
-    let group = 0;
-    let digits = 0;
-    let v = 0;
-    let hi = 0;
-    for (let i = s; i < e; i++) {
-      const c = buf[i];
-      if (c === 0x3a) {
-        if (digits === 0 || group === 7) return 0;
-        if (group & 1) out[group >> 1] = ((hi << 16) | v) >>> 0;
-        else hi = v;
-        group++;
-        digits = 0;
-        v = 0;
-        continue;
-      }
-      const d = HEX[c];
-      if (d < 0 || digits === 4) return 0;
-      v = (v << 4) | d;
-      digits++;
-    }
-    if (group !== 7 || digits === 0) return 0;
-    out[3] = ((hi << 16) | v) >>> 0;
-    return 6;
-  }
+/** Four hex digits at p; -1 when one is not hex. */
+function hex4(buf: Uint8Array, p: number): number {
+  const a = HEX[buf[p]];
+  const b = HEX[buf[p + 1]];
+  const c = HEX[buf[p + 2]];
+  const d = HEX[buf[p + 3]];
+  if ((a | b | c | d) < 0) return -1;
+  return (a << 12) | (b << 8) | (c << 4) | d;
+}
 
-  /** Decodes a port token (1-4 hex digits); -1 when malformed. */
-  private port(buf: Uint8Array, end: number): number {
-    this.skipSpace(buf, end);
-    const s = this.p;
-    const e = this.token(buf, end);
-    if (e === s || e - s > 4) return -1;
-    let v = 0;
-    for (let i = s; i < e; i++) {
-      const d = HEX[buf[i]];
-      if (d < 0) return -1;
-      v = (v << 4) | d;
+/**
+ * An IPv6 address at p (eight groups of 1-4 hex digits separated by ':', as
+ * %pI6 prints them with 4) followed by a space; writes four words and returns
+ * the position after the space, or -1.
+ */
+function parseV6(buf: Uint8Array, p: number, end: number, out: Uint32Array): number {
+  let group = 0;
+  let digits = 0;
+  let v = 0;
+  let hi = 0;
+  for (; p < end; p++) {
+    const c = buf[p];
+    if (c === SP || c === TAB) break;
+    if (c === 0x3a) {
+      if (digits === 0 || group === 7) return -1;
+      if (group & 1) out[group >> 1] = ((hi << 16) | v) >>> 0;
+      else hi = v;
+      group++;
+      digits = 0;
+      v = 0;
+      continue;
     }
-    return v;
+    const d = HEX[c];
+    if (d < 0 || digits === 4) return -1;
+    v = (v << 4) | d;
+    digits++;
   }
+  if (group !== 7 || digits === 0 || p >= end) return -1;
+  out[3] = ((hi << 16) | v) >>> 0;
+  p++;
+  while (p < end && buf[p] === SP) p++;
+  return p;
 }
 
 /** IP protocol number of a kernel protocol name (`ip_vs_proto_name()`); -1 when not one. */

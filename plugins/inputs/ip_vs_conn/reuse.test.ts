@@ -221,7 +221,7 @@ test('tracker: statuses and contents agree with a Map over many passes with chur
       const e = t.upsert(k[0], k[1], k[2], k[3]);
       const want = seen.has(id) ? DUPLICATE : live.has(id) ? FIRST : NEW;
       assert.equal(t.status, want);
-      if (want === FIRST) assert.equal(t.expires[e], live.get(id));
+      if (want === FIRST) assert.equal(t.prevExpires(e), live.get(id));
       if (want !== DUPLICATE) {
         const v = next() & 0xffff;
         t.set(e, 1, 1, v);
