@@ -6,6 +6,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { ConntrackClient } from '../../../core/conntrack/client';
 import { ConntrackInput } from './conntrack';
 import { labSkip, parseConntrackLine, TestNamespace } from './nslab';
@@ -265,9 +266,17 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
 
       const child = ns.spawnTraffic(['flood', '127.0.0.1', 20000, 10000]);
       const done = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
-      // Keep the event loop busy so the kernel fills the small receive buffer.
-      const until = Date.now() + 1500;
-      while (Date.now() < until) {
+      // Keep the event loop busy until the flood is over, so the kernel fills the small receive buffer.
+      // (The child cannot be reaped while we spin: it stays a zombie, state Z, once it has exited.)
+      const until = Date.now() + 15_000;
+      const exited = (): boolean => {
+        try {
+          return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8'));
+        } catch {
+          return true;
+        }
+      };
+      while (Date.now() < until && !exited()) {
         /* spin */
       }
       assert.equal(await done, 0);
