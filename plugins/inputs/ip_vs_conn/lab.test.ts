@@ -79,7 +79,7 @@ test('reuse and rescheduling seen by the plugin on a real IPVS kernel', { timeou
       lab_wait_for "$LAB_DIR/web.out" ready && lab_wait_for "$LAB_DIR/nsweb.out" ready
       ip netns exec lb "$NODE" ${NET} http-get http://10.20.0.1/ 3 1
     `,
-    steps: [{ name: 'scenario', node: SCENARIO, args: ['10.10.0.1:80', '10.10.0.9', '/run/netns/lb'], timeoutSec: 60 }],
+    steps: [{ name: 'scenario', node: SCENARIO, args: ['10.10.0.1:80', '10.10.0.9', 'lb'], timeoutSec: 60 }],
   });
   assertCompleted(r);
   const s = r.steps.scenario;
@@ -138,7 +138,7 @@ test('reuse and rescheduling seen by the plugin on a real IPVS kernel', { timeou
   const nsConn = out.nsPass.metrics.filter((m) => m.name === 'ipvs_conn');
   assert.ok(nsConn.length > 0);
   for (const m of nsConn) {
-    assert.equal(m.tags.namespace, '/run/netns/lb');
+    assert.equal(m.tags.namespace, 'lb');
     assert.equal(m.tags.virtual_address, '10.20.0.1');
     assert.equal(m.fields.conn_reuse_mode, 0);
   }

@@ -19,6 +19,11 @@ export interface OpenedFiles {
   tablePath: string;
 }
 
+/** An `ip netns` name means /var/run/netns/NAME; anything with a slash is a path. */
+export function namespacePath(ns: string): string {
+  return ns.includes('/') ? ns : `/var/run/netns/${ns}`;
+}
+
 export function threadSelfPath(p: string): string {
   return p.startsWith('/proc/net/') ? `/proc/thread-self/net/${p.slice('/proc/net/'.length)}` : p;
 }
@@ -45,7 +50,7 @@ export function openFiles(tablePath: string, sysctlPath: string, namespace: stri
   };
   if (namespace === '') return open(tablePath);
   const binding = loadBinding();
-  return binding.withNetns(namespace, () => open(threadSelfPath(tablePath)));
+  return binding.withNetns(namespacePath(namespace), () => open(threadSelfPath(tablePath)));
 }
 
 function describeOpenError(p: string, err: unknown, namespace: string): Error {

@@ -4,14 +4,14 @@
  * with its metrics, `ipvsadm -Lnc` taken just before and just after each
  * gather, and what the clients saw.
  *
- *   node reuse-scenario.js VIP:PORT CLIENT_ADDR [NAMESPACE_PATH]
+ *   node reuse-scenario.js VIP:PORT CLIENT_ADDR [NAMESPACE]
  *
  * Phase A, conn_reuse_mode=0: a client on a fixed source port connects, the
  * server closes (the IPVS entry goes to TIME_WAIT), gather; the same port
  * connects again within TIME_WAIT (the kernel reuses the entry, same real
  * server), gather. Phase B, conn_reuse_mode=1: the same on another port (the
  * kernel expires the entry and schedules again: another real server with rr).
- * With NAMESPACE_PATH, a second input reads that namespace once at the end.
+ * With NAMESPACE (an ip netns name), a second input reads that namespace once at the end.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -71,7 +71,7 @@ const setMode = (v: number): void => fs.writeFileSync('/proc/sys/net/ipv4/vs/con
 async function main(): Promise<void> {
   const [vip, client, ns] = process.argv.slice(2);
   if (!vip) {
-    process.stdout.write('usage: reuse-scenario.js VIP:PORT CLIENT_ADDR [NAMESPACE_PATH]\n');
+    process.stdout.write('usage: reuse-scenario.js VIP:PORT CLIENT_ADDR [NAMESPACE]\n');
     return;
   }
   const log = new Logger('inputs.ip_vs_conn');
