@@ -155,7 +155,9 @@ describe('execd mode (Telegraf inputs.execd, signal = "STDIN")', () => {
     assert.equal(agentLines().length, 0, 'nothing before the first newline');
     for (let i = 1; i <= 3; i++) {
       child.stdin.write('\n');
-      await new Promise((r) => setTimeout(r, 300));
+      // Wait for the gather (start-up may be slow on a loaded machine), then make sure no extra one follows.
+      for (let waited = 0; agentLines().length < 2 * i && waited < 15_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 250));
       assert.equal(agentLines().length, 2 * i, `after newline ${i}: one gather of both inputs`);
     }
     child.stdin.end();
@@ -180,17 +182,21 @@ describe('execd mode (Telegraf inputs.execd, signal = "STDIN")', () => {
     const child = spawn(process.execPath, [BIN, '--execd', '--config', f, '--poll-interval', '200ms'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
+    const count = (): number => out.split('\n').filter((l) => l.startsWith('internal_agent')).length;
+    // Start-up time varies with machine load: measure from the first polled gather.
+    for (let waited = 0; count() === 0 && waited < 15_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const first = count();
     await new Promise((r) => setTimeout(r, 1100));
-    const polled = out.split('\n').filter((l) => l.startsWith('internal_agent')).length;
-    assert.ok(polled >= 3, `poll interval produced ${polled} gathers`);
+    const polled = count() - first;
+    assert.ok(polled >= 3, `poll interval produced ${polled} gathers in 1.1 s`);
     // A burst of 50 newlines while gathers run yields far fewer than 50 gathers.
-    const before = polled;
+    const before = count();
     child.stdin.write('\n'.repeat(50));
     await new Promise((r) => setTimeout(r, 150));
     child.stdin.end();
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     assert.equal(code, 0);
-    const after = out.split('\n').filter((l) => l.startsWith('internal_agent')).length;
+    const after = count();
     assert.ok(after - before >= 1 && after - before < 50, `burst produced ${after - before} gathers`);
   });
 
