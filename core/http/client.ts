@@ -152,8 +152,18 @@ export class HttpClient {
       const hostOverride = findHeader(allHeaders, 'host');
       if (hostOverride !== undefined && this.isHttps) (reqOpts as https.RequestOptions).servername ??= String(hostOverride).replace(/:\d+$/, '');
     }
+    return this.send(reqOpts, body, Date.now() + this.timeoutMs, true);
+  }
+
+  /**
+   * One attempt. A keep-alive socket the server closed while idle fails with
+   * ECONNRESET/EPIPE before the server saw the request; that case is retried
+   * once on a fresh connection (as Node's documentation advises) so a server
+   * restart does not cost a failed flush.
+   */
+  private send(reqOpts: http.RequestOptions, body: Buffer | string | undefined, deadline: number, mayRetry: boolean): Promise<HttpResponse> {
     const mod = this.isHttps ? https : http;
-    const timeoutMs = this.timeoutMs;
+    const timeoutMs = Math.max(1, deadline - Date.now());
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
       const finish = (err: Error | undefined, res?: HttpResponse) => {
@@ -180,11 +190,19 @@ export class HttpClient {
       });
       // One deadline for the whole exchange, as Go's http.Client.Timeout.
       const timer = setTimeout(() => {
-        const err = new HttpTimeoutError(timeoutMs);
+        const err = new HttpTimeoutError(this.timeoutMs);
         req.destroy(err);
         finish(err);
       }, timeoutMs);
-      req.on('error', (e) => finish(e));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (mayRetry && !settled && req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && Date.now() < deadline) {
+          settled = true;
+          clearTimeout(timer);
+          this.send(reqOpts, body, deadline, false).then(resolve, reject);
+          return;
+        }
+        finish(e);
+      });
       if (body !== undefined) req.end(body);
       else req.end();
     });
