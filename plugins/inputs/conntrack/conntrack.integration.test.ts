@@ -287,13 +287,13 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
       const seen = acc.value('conntrack_events', {}, 'events_new');
       assert.ok(overruns > 0, 'overruns counted');
       assert.ok(seen < 10000, `events lost (${seen} of 10000 received)`);
-      // Still listening: new flows are seen.
+      // Still listening: new flows are seen (the tiny buffer may drop part of a burst again, not all of it).
       await ns.traffic(['tcp', '127.0.0.1', 8080, 3, 10]);
       await sleep(200);
       acc = new CollectingAccumulator();
       await input.gather(acc);
-      assert.ok(acc.value('conntrack_events', {}, 'events_new') >= seen + 3);
-      assert.equal(acc.value('conntrack_service', { port: '8080' }, 'flows_started'), 3);
+      assert.ok(acc.value('conntrack_events', {}, 'events_new') > seen);
+      assert.ok(acc.value('conntrack_service', { port: '8080' }, 'flows_started') >= 1);
       assert.ok(log.lines.some(([l, m]) => l === 'warn' && /overrun/.test(m)));
     } finally {
       input.stop();
