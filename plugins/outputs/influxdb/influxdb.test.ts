@@ -4,8 +4,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as zlib from 'node:zlib';
+import { assetPath } from '../../../core/assets';
 import { float, int, Metric, uint } from '../../../core/metric';
 import { PartialWriteError } from '../../../core/plugin';
 import { CaptureLogger, outputContext } from '../../../test/support/capture-log';
@@ -349,5 +352,46 @@ describe('outputs.influxdb (local HTTP server: request shape and status handling
         out.close();
       },
     );
+  });
+
+  test('https with a private CA and a client certificate; insecure_skip_verify', async () => {
+    const td = (f: string) => assetPath(__dirname, 'testdata', f);
+    const bodies: string[] = [];
+    const srv = https.createServer(
+      { cert: fs.readFileSync(td('server.crt')), key: fs.readFileSync(td('server.key')), ca: fs.readFileSync(td('ca.crt')), requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          if (req.url!.startsWith('/write')) bodies.push(zlib.gunzipSync(Buffer.concat(chunks)).toString());
+          res.writeHead(req.url!.startsWith('/write') ? 204 : 200).end(req.url!.startsWith('/query') ? '{"results":[{"statement_id":0}]}' : undefined);
+        });
+      },
+    );
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    try {
+      const ok = make({ urls: [url], tls_ca: td('ca.crt'), tls_cert: td('client.crt'), tls_key: td('client.key') });
+      await ok.out.connect();
+      await ok.out.write([Metric.from('tls', {}, { v: int(1) }, T0)]);
+      assert.deepEqual(bodies, [`tls v=1i ${T0}\n`]);
+      ok.out.close();
+      // Without the CA the server certificate is not trusted...
+      const untrusted = make({ urls: [url], tls_cert: td('client.crt'), tls_key: td('client.key') });
+      await assert.rejects(untrusted.out.write([Metric.from('tls', {}, { v: int(2) }, T0)]), /could not write any address/);
+      assert.match(untrusted.log.text(), /self.signed|unable to verify|certificate/i);
+      untrusted.out.close();
+      // ...unless verification is skipped; without a client certificate the server refuses.
+      const insecure = make({ urls: [url], insecure_skip_verify: true, tls_cert: td('client.crt'), tls_key: td('client.key') });
+      await insecure.out.write([Metric.from('tls', {}, { v: int(3) }, T0)]);
+      assert.equal(bodies.length, 2);
+      insecure.out.close();
+      const noCert = make({ urls: [url], tls_ca: td('ca.crt') });
+      await assert.rejects(noCert.out.write([Metric.from('tls', {}, { v: int(4) }, T0)]));
+      noCert.out.close();
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
   });
 });
