@@ -249,6 +249,43 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
     }
   });
 
+  test('only_dnat: a DNAT-ed virtual IP is the service, direct flows to the backend are not', async () => {
+    const ns = TestNamespace.create('lvsctdn');
+    ns.exec('ip', ['addr', 'add', '10.96.0.10/32', 'dev', 'lo']);
+    ns.exec('ip', ['addr', 'add', '10.0.0.1/32', 'dev', 'lo']);
+    ns.exec('nft', ['add table ip nat; add chain ip nat out { type nat hook output priority -100; }; add rule ip nat out ip daddr 10.96.0.10 tcp dport 80 dnat to 10.0.0.1:8080']);
+    const input = new ConntrackInput(
+      withDefaults({ namespace: ns.path, collect_service_flows: true, service_subnets: ['10.0.0.0/8'], only_dnat: true }),
+      testContext(),
+    );
+    try {
+      input.init();
+      input.start(new CollectingAccumulator());
+      await ns.traffic(['tcp', '10.0.0.1', 8080, 4, 100, '10.96.0.10', 80]);
+      await ns.traffic(['tcp', '10.0.0.1', 8080, 2, 100]);
+      const lines = ns.list().map(parseConntrackLine);
+      ns.exec('conntrack', ['-F']);
+      let acc = new CollectingAccumulator();
+      for (let i = 0; i < 50; i++) {
+        await sleep(100);
+        acc = new CollectingAccumulator();
+        await input.gather(acc);
+        if (acc.find('conntrack_service', { port: '80' }).some((m) => Number(m.getField('flows_ended')?.value ?? 0) >= 4)) break;
+      }
+      const vip = { address: '10.96.0.10', port: '80', protocol: 'tcp' };
+      assert.equal(acc.value('conntrack_service', vip, 'flows_started'), 4);
+      assert.equal(acc.value('conntrack_service', vip, 'flows_ended'), 4);
+      assert.equal(acc.find('conntrack_service', { address: '10.0.0.1' }).length, 0);
+      const natted = lines.filter((l) => l.kv.some(([k, v]) => k === 'dport' && v === '80'));
+      assert.equal(natted.length, 4);
+      const replyBytes = natted.reduce((a, l) => a + Number(l.kv.filter(([k]) => k === 'bytes')[1][1]), 0);
+      assert.equal(acc.value('conntrack_service', vip, 'bytes_reply_sum'), replyBytes);
+    } finally {
+      input.stop();
+      ns.destroy();
+    }
+  });
+
   test('a flood larger than the receive buffer: overruns counted, listener survives; one warning for missing fields', async () => {
     const ns = TestNamespace.create('lvsctfl', { accounting: false, timestamps: false });
     const log = new CapturingLogger();

@@ -3,7 +3,9 @@
  * (`ip netns exec NS node traffic.js MODE ...`). Prints one JSON line with
  * what it did, then exits (mode `hold` waits for stdin to close).
  *
- *   tcp   HOST PORT COUNT BYTES   server + COUNT sequential connections, each sends BYTES and reads them echoed
+ *   tcp   HOST PORT COUNT BYTES [CHOST CPORT]
+ *                                 server + COUNT sequential connections (to CHOST:CPORT when given, e.g. a
+ *                                 DNAT-ed virtual IP), each sends BYTES and reads them echoed
  *   udp   HOST PORT COUNT BYTES   server + COUNT client sockets, each sends BYTES and reads the echo
  *   hold  HOST PORT COUNT         server + COUNT connections kept open until stdin closes
  *   flood HOST PORT COUNT         COUNT UDP datagrams to ports PORT.. PORT+COUNT-1 (no server: unreplied flows)
@@ -11,14 +13,14 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 
-async function tcp(host: string, port: number, count: number, bytes: number): Promise<unknown> {
+async function tcp(host: string, port: number, count: number, bytes: number, connectHost = host, connectPort = port): Promise<unknown> {
   const server = net.createServer((s) => s.pipe(s));
   await new Promise<void>((r) => server.listen(port, host, r));
   const payload = Buffer.alloc(bytes, 0x61);
   const clientPorts: number[] = [];
   for (let i = 0; i < count; i++) {
     await new Promise<void>((resolve, reject) => {
-      const c = net.connect(port, host);
+      const c = net.connect(connectPort, connectHost);
       let got = 0;
       c.on('connect', () => {
         clientPorts.push(c.localPort!);
@@ -94,12 +96,12 @@ async function flood(host: string, port: number, count: number): Promise<unknown
 }
 
 async function main(): Promise<void> {
-  const [mode, host, portText, countText, bytesText] = process.argv.slice(2);
+  const [mode, host, portText, countText, bytesText, connectHost, connectPort] = process.argv.slice(2);
   const port = Number(portText);
   const count = Number(countText);
   const bytes = Number(bytesText ?? 0);
   let out: unknown;
-  if (mode === 'tcp') out = await tcp(host, port, count, bytes);
+  if (mode === 'tcp') out = await tcp(host, port, count, bytes, connectHost ?? host, connectPort ? Number(connectPort) : port);
   else if (mode === 'udp') out = await udp(host, port, count, bytes);
   else if (mode === 'hold') return hold(host, port, count);
   else if (mode === 'flood') out = await flood(host, port, count);
