@@ -12,6 +12,8 @@
  *     (see reArmMeansNewConnection).
  * (b) rescheduled: same protocol, client address:port and virtual
  *     address:port, now on a different real server. Counted on the new one.
+ * Both only when the previous entry may still have been alive at the start
+ * of this read (expires_prev + 1 > elapsed).
  */
 import { ConnRow, ConnTableParser, RowSink } from './parse';
 import { GroupTable, GroupTags } from './groups';
@@ -132,6 +134,11 @@ export class ConnCollector implements RowSink {
     const t = this.tracker;
     const ps = t.prevState(e);
     if (ps === NO_PREVIOUS) return; // a duplicate of a connection that is new in this pass
+    const pe = t.prevExpires(e);
+    // If the old entry's timer certainly ran out before this read began, the
+    // new connection may just as well have come after it expired: a normal
+    // new connection, not counted.
+    if (!(pe + 1 > this.elapsed)) return;
     const pg = t.prevRs(e);
     if (pg !== g) {
       this.groups.rescheduled[g]++;
@@ -141,7 +148,7 @@ export class ConnCollector implements RowSink {
     }
     if (r.proto !== PROTO_TCP) return;
     if (!isClosingTcpState(ps)) return;
-    if (!(r.expires > t.prevExpires(e) - this.elapsed + 1)) return;
+    if (!(r.expires > pe - this.elapsed + 1)) return;
     if (!reArmMeansNewConnection(ps, r.state)) return;
     this.groups.reused[g]++;
     this.reusedNow++;

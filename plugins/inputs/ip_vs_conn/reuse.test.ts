@@ -73,13 +73,24 @@ describe('rule (a): a closing entry re-armed by a new connection', () => {
   test('the reused entry is open again (SYN_RECV, ESTABLISHED)', () => {
     assert.equal(reusedAfter('TIME_WAIT', 50, 'ESTABLISHED', 899, 10), 1);
     assert.equal(reusedAfter('LAST_ACK', 20, 'SYN_RECV', 59, 10), 1);
-    assert.equal(reusedAfter('CLOSE', 5, 'ESTABLISHED', 900, 10), 1);
+    assert.equal(reusedAfter('CLOSE', 5, 'ESTABLISHED', 900, 4), 1);
   });
   test('a countdown is not a reuse, also at the exact bound', () => {
     assert.equal(reusedAfter('TIME_WAIT', 100, 'TIME_WAIT', 90, 10), 0);
     // 91 > 100 - 10 + 1 is false: the truncated seconds of a countdown can land here.
     assert.equal(reusedAfter('TIME_WAIT', 100, 'TIME_WAIT', 91, 10), 0);
     assert.equal(reusedAfter('TIME_WAIT', 100, 'TIME_WAIT', 92, 10), 1);
+  });
+  test('an old entry that certainly expired before this read is not reused: the port was free again', () => {
+    assert.equal(reusedAfter('TIME_WAIT', 5, 'TIME_WAIT', 115, 10), 0);
+    assert.equal(reusedAfter('TIME_WAIT', 9, 'ESTABLISHED', 899, 10), 0);
+    // 10 s left could still be 10.9 s: it may have been alive when the SYN came.
+    assert.equal(reusedAfter('TIME_WAIT', 10, 'ESTABLISHED', 899, 10), 1);
+    const c = run([
+      { text: table(row('TCP', C, V, A, 'TIME_WAIT', 3)), at: 0 },
+      { text: table(row('TCP', C, V, B, 'SYN_RECV', 60)), at: 10 },
+    ]);
+    assert.equal(c.rescheduledNow, 0);
   });
   test('the same connection finishing its close is not a reuse', () => {
     assert.equal(reusedAfter('FIN_WAIT', 115, 'TIME_WAIT', 118, 5), 0);
