@@ -133,12 +133,75 @@ describe('lvsagent CLI', () => {
     const child = spawn(process.execPath, [BIN, '--config', f], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    await new Promise((r) => setTimeout(r, 1500));
+    for (let waited = 0; !/Config: Interval/.test(stderr) && waited < 15_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1200));
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     assert.equal(code, 0, stderr);
     assert.match(stderr, /I! \[agent\] Hang on, flushing any cached metrics before shutdown/);
     assert.match(fs.readFileSync(out, 'utf8'), /^internal_agent/m);
+  });
+});
+
+describe('signals', () => {
+  const waitFor = async (cond: () => boolean, ms = 15_000): Promise<void> => {
+    for (let waited = 0; !cond() && waited < ms; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  };
+  const lines = (f: string): string[] => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
+
+  test('SIGUSR1 flushes now; SIGHUP reloads the config and keeps what is buffered', async () => {
+    const a = path.join(tmp, 'reload-a.out');
+    const cfgFile = conf(`[agent]\n  interval = "300ms"\n  round_interval = false\n  flush_interval = "1h"\n[[outputs.file]]\n  files = ["${a}"]\n[[inputs.internal]]\n  collect_memstats = false\n`);
+    const child = spawn(process.execPath, [BIN, '--config', cfgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    try {
+      await waitFor(() => /Config: Interval/.test(stderr));
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(lines(a).length, 0, 'nothing written before the flush interval');
+      child.kill('SIGUSR1');
+      await waitFor(() => lines(a).length > 0);
+      const flushed = lines(a).length;
+      assert.ok(flushed >= 2, `SIGUSR1 wrote ${flushed} lines`);
+
+      // Gather more (buffered, not written), then reload into a config whose file output writes elsewhere.
+      await new Promise((r) => setTimeout(r, 700));
+      const b = path.join(tmp, 'reload-b.out');
+      fs.writeFileSync(cfgFile, `[agent]\n  interval = "300ms"\n  round_interval = false\n  flush_interval = "1h"\n[[outputs.file]]\n  files = ["${b}"]\n[[inputs.internal]]\n  collect_memstats = false\n  name_prefix = "reloaded_"\n`);
+      child.kill('SIGHUP');
+      await waitFor(() => /Reloading config/.test(stderr));
+      await new Promise((r) => setTimeout(r, 700));
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      assert.equal(code, 0, stderr);
+      assert.equal(lines(a).length, flushed, 'the old file got nothing after the reload');
+      const out = lines(b);
+      assert.ok(out.some((l) => l.startsWith('internal_agent')), 'metrics buffered before the reload were kept and written by the new output');
+      assert.ok(out.some((l) => l.startsWith('reloaded_internal_agent')), 'the new configuration is in effect');
+      for (const l of stderr.split('\n').filter(Boolean)) assert.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [EWID]! \[[a-z_.:]+\] /, 'Telegraf log format');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('a bad config on SIGHUP keeps the running configuration', async () => {
+    const a = path.join(tmp, 'badreload.out');
+    const cfgFile = conf(`[agent]\n  interval = "200ms"\n  round_interval = false\n  flush_interval = "200ms"\n[[outputs.file]]\n  files = ["${a}"]\n[[inputs.internal]]\n`);
+    const child = spawn(process.execPath, [BIN, '--config', cfgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    try {
+      await waitFor(() => lines(a).length > 0);
+      fs.writeFileSync(cfgFile, '[[inputs.internal]]\n  bogus = 1\n');
+      child.kill('SIGHUP');
+      await waitFor(() => /Reload failed/.test(stderr));
+      assert.match(stderr, /Reload failed, keeping the running configuration: .*unknown option "bogus"/);
+      const before = lines(a).length;
+      await waitFor(() => lines(a).length > before);
+      assert.ok(lines(a).length > before, 'still gathering and writing');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 
@@ -206,7 +269,7 @@ describe('execd mode (Telegraf inputs.execd, signal = "STDIN")', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stdin.write('\n');
-    await new Promise((r) => setTimeout(r, 700));
+    for (let waited = 0; !/^internal_agent/m.test(out) && waited < 15_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     assert.equal(code, 0);
