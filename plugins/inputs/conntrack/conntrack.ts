@@ -37,6 +37,8 @@ export class ConntrackInput implements Input {
   private readonly nsPath: string | undefined;
   private readonly baseTags: Tags;
   private client: ConntrackClient | undefined;
+  /** Set after a failed request: the socket is replaced before the next one. */
+  private clientBroken = false;
   private table: TableAggregator | undefined;
   private flows: FlowAggregator | undefined;
   private subscription: Subscription | undefined;
@@ -82,7 +84,6 @@ export class ConntrackInput implements Input {
     }
     return this.client;
   }
-  private clientBroken = false;
 
   // ---- service flows ----------------------------------------------------
 
@@ -101,7 +102,7 @@ export class ConntrackInput implements Input {
       }
     }
     this.configureKernel();
-    this.flows = new FlowAggregator({
+    const flows = new FlowAggregator({
       serviceSubnets: o.service_subnets,
       excludeSubnets: o.exclude_subnets,
       onlyDnat: o.only_dnat,
@@ -110,12 +111,12 @@ export class ConntrackInput implements Input {
       maxServices: o.max_services,
       reset: o.histogram_reset,
     });
-    const flows = this.flows;
     const { subscription, counters } = subscribeEvents(
       { netns: this.nsPath, rcvbuf: parseSize(o.event_buffer_size) },
       (f, recvNs) => flows.handle(f, recvNs),
       (err) => this.onEventError(err, acc),
     );
+    this.flows = flows;
     this.subscription = subscription;
     this.eventCounters = counters;
     this.ctx.log.debug(`listening to conntrack events, receive buffer ${subscription.rcvbuf} bytes`);
