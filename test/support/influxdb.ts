@@ -25,6 +25,8 @@ export interface StartInfluxDBOptions {
   unixSocket?: boolean;
   /** Largest accepted /write body in bytes (InfluxDB's http.max-body-size). */
   maxBodySize?: number;
+  /** Extra `[data]` settings, e.g. `{ 'wal-fsync-delay': '"100ms"' }` (values in TOML syntax). */
+  data?: Record<string, string>;
 }
 
 export interface InfluxSeriesResult {
@@ -125,6 +127,7 @@ export async function startInfluxDB(opts: StartInfluxDBOptions = {}): Promise<In
   conf = setInSection(conf, 'http', 'pprof-enabled', 'false');
   if (opts.maxBodySize !== undefined) conf = setInSection(conf, 'http', 'max-body-size', String(opts.maxBodySize));
   conf = setInSection(conf, 'data', 'query-log-enabled', 'false');
+  for (const [k, v] of Object.entries(opts.data ?? {})) conf = setInSection(conf, 'data', k, v);
   conf = setInSection(conf, 'monitor', 'store-enabled', 'false');
   conf = setInSection(conf, 'logging', 'level', '"warn"');
   conf = setInSection(conf, 'logging', 'suppress-logo', 'true');
