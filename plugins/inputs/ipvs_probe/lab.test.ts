@@ -42,6 +42,8 @@ test('ipvs_probe in a UML guest: IPVS discovery, stop/restart, timeout, 500, 401
       ipvsadm -A -t 10.10.0.2:80 -s rr
       for rs in 10.10.2.1 10.10.2.2 10.10.2.3; do ipvsadm -a -t 10.10.0.2:80 -r $rs:8080 -m; done
       ipvsadm -A -u 10.10.0.1:53 -s rr && ipvsadm -a -u 10.10.0.1:53 -r 10.10.1.1:53 -m
+      ip addr add fd00::1/128 dev d0 nodad && ip addr add fd00::11/128 dev d0 nodad
+      ipvsadm -A -t [fd00::1]:80 -s rr && ipvsadm -a -t [fd00::1]:80 -r [fd00::11]:8080 -m
       ip netns add ns1 && ip -n ns1 link set lo up
       ip -n ns1 link add d1 type dummy && ip -n ns1 link set d1 up
       ip -n ns1 addr add 10.20.0.1/32 dev d1 && ip -n ns1 addr add 10.20.1.1/32 dev d1
@@ -63,6 +65,8 @@ test('ipvs_probe in a UML guest: IPVS discovery, stop/restart, timeout, 500, 401
     warnings: string[];
     inNamespace: Gathered;
     ownNamespace: Gathered;
+    realServers: Row[];
+    joinError: string;
   };
   const [first, stopped, restarted] = out.rounds;
 
@@ -72,18 +76,22 @@ test('ipvs_probe in a UML guest: IPVS discovery, stop/restart, timeout, 500, 401
   for (const line of r.steps.ipvsadm.stdout.split('\n')) {
     const v = /^(TCP|UDP)\s+(\S+)/.exec(line);
     if (v) vip = v[1] === 'TCP' ? v[2] : '';
-    const d = /^\s+->\s+(\d+\.\d+\.\d+\.\d+:\d+)/.exec(line);
+    const d = /^\s+->\s+(\S+:\d+)\s/.exec(line);
     if (d && vip) ipvsadmPairs.add(`${vip}>${d[1]}`);
   }
-  const probed = new Set(first.probes.map((p) => `${p.tags.virtual_address}:${p.tags.virtual_port}>${p.tags.address}:${p.tags.port}`));
+  const hp = (a: string, port: string): string => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`);
+  const probed = new Set(first.probes.map((p) => `${hp(p.tags.virtual_address, p.tags.virtual_port)}>${hp(p.tags.address, p.tags.port)}`));
   assert.deepEqual([...probed].sort(), [...ipvsadmPairs].sort());
-  assert.equal(probed.size, 6);
+  assert.equal(probed.size, 7);
   assert.deepEqual(first.errors, []);
   for (const p of first.probes) {
     assert.equal(p.tags.virtual_protocol, 'tcp');
-    assert.equal(p.tags.address_family, 'inet');
+    assert.equal(p.tags.address_family, p.tags.address.includes(':') ? 'inet6' : 'inet');
     assert.equal(p.tags.namespace, undefined);
   }
+  const v6 = first.probes.find((p) => p.tags.address === 'fd00::11')!;
+  assert.equal(v6.tags.virtual_address, 'fd00::1');
+  assert.equal(v6.tags.result, 'success');
 
   const r1 = byAddress(first.probes);
   for (const a of ['10.10.1.1:8080', '10.10.1.2:8080', '10.10.1.3:8080']) {
@@ -100,16 +108,27 @@ test('ipvs_probe in a UML guest: IPVS discovery, stop/restart, timeout, 500, 401
   assert.equal(r1.get('10.10.2.3:8080')!.tags.result, 'success', '401 listed in healthy_statuses');
   assert.equal(r1.get('10.10.2.3:8080')!.fields.http_response_code, 401);
   assert.equal(first.round[0].fields.probes_not_started, 0);
-  assert.equal(first.round[0].fields.targets, 6);
+  assert.equal(first.round[0].fields.targets, 7);
 
   // Stopped real server: down within one interval (2 s), the others stay up.
   const r2 = byAddress(stopped.probes);
   assert.equal(r2.get('10.10.1.2:8080')!.tags.result, 'connection_refused');
   assert.equal(r2.get('10.10.1.2:8080')!.fields.up, 0);
   assert.equal(r2.get('10.10.1.2:8080')!.fields.consecutive_failures, 1);
-  assert.ok(stopped.sinceStopMs! <= 2000 + stopped.ms + 500, `reported ${stopped.sinceStopMs} ms after the stop`);
+  // The next gather after the stop (due one interval after the previous one) reports it; slack for a loaded host.
+  assert.ok(stopped.sinceStopMs! <= 2000 + stopped.ms + 1500, `reported ${stopped.sinceStopMs} ms after the stop`);
   for (const a of ['10.10.1.1:8080', '10.10.1.3:8080']) assert.equal(r2.get(a)!.tags.result, 'success', a);
   assert.equal(r2.get('10.10.2.1:8080')!.fields.consecutive_failures, 2, 'timeouts counted in a row');
+
+  // Join with inputs.ipvs: same identifying tags; the stopped server now has weight 0 (set as LVScare would).
+  assert.equal(out.joinError, '');
+  const key = (tags: Record<string, string>): string =>
+    Object.entries(tags).filter(([k]) => k !== 'result').sort().map(([k, v]) => `${k}=${v}`).join(',');
+  const rsByKey = new Map(out.realServers.map((x) => [key(x.tags), x]));
+  assert.ok(out.realServers.length >= 7);
+  for (const p of stopped.probes) assert.ok(rsByKey.has(key(p.tags)), `no ipvs_real_server for ${key(p.tags)}`);
+  const drained = stopped.probes.filter((p) => p.fields.up === 0 && rsByKey.get(key(p.tags))!.fields.weight === 0);
+  assert.deepEqual(drained.map((p) => `${p.tags.address}:${p.tags.port}`), ['10.10.1.2:8080']);
 
   // Restarted: up again.
   const r3 = byAddress(restarted.probes);

@@ -1,14 +1,16 @@
 /**
  * Runs inside the UML guest (see ../lab.test.ts), with the host's node:
  *
- *   node driver.js serve status:200|status:500|status:401|silent ADDR:PORT
- *       one loopback-style test server on ADDR:PORT; prints "ready".
+ *   node driver.js serve KIND@ADDR:PORT...
+ *       test servers (KIND: status:200, status:500, status:401, silent); prints "ready".
  *   node driver.js scenario
  *       the probe scenario against the guest's real IPVS table; prints JSON.
  *
  * Without arguments it prints its usage and exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import Ajv from 'ajv';
+import { loadRegistry } from '../../../../core/registry';
 import { CaptureLogger } from '../../../../test/support/capture-log';
 import type { Metric } from '../../../../core/metric';
 import plugin from '../index';
@@ -26,18 +28,25 @@ function rows(ms: Metric[]): Row[] {
   return ms.map((m) => ({ tags: m.tags(), fields: Object.fromEntries(m.fields.map((f) => [f.key, typeof f.value === 'bigint' ? Number(f.value) : f.value])) }));
 }
 
-async function serve(kind: string, addr: string): Promise<void> {
-  const [host, portText] = [addr.slice(0, addr.lastIndexOf(':')), addr.slice(addr.lastIndexOf(':') + 1)];
-  const b: Behaviour = kind === 'silent' ? { kind: 'silent' } : { kind: 'status', status: Number(kind.split(':')[1]) };
-  await startServer(b, { host, port: Number(portText) });
+/** Starts servers given as KIND@ADDR:PORT (one process for several keeps guest start-up time down). */
+async function serve(specs: string[]): Promise<void> {
+  for (const spec of specs) {
+    const at = spec.indexOf('@');
+    const kind = spec.slice(0, at);
+    const addr = spec.slice(at + 1);
+    const colon = addr.lastIndexOf(':');
+    const host = addr.slice(0, colon).replace(/^\[|\]$/g, '');
+    const b: Behaviour = kind === 'silent' ? { kind: 'silent' } : { kind: 'status', status: Number(kind.split(':')[1]) };
+    await startServer(b, { host, port: Number(addr.slice(colon + 1)) });
+  }
   process.stdout.write('ready\n');
 }
 
-function spawnServer(kind: string, addr: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [__filename, 'serve', kind, addr], { stdio: ['ignore', 'pipe', 'inherit'] });
+function spawnServers(specs: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [__filename, 'serve', ...specs], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', () => resolve(child));
-    child.once('exit', (code) => reject(new Error(`server ${addr} exited (${code})`)));
+    child.once('exit', (code) => reject(new Error(`servers ${specs.join(' ')} exited (${code})`)));
   });
 }
 
@@ -56,14 +65,43 @@ async function gather(options: Partial<IpvsProbeOptions>): Promise<{ probes: Row
   return { probes: rows(acc.named('ipvs_probe')), round: rows(acc.named('ipvs_probe_round')), errors: acc.errors, log: log.lines, ms };
 }
 
-async function scenario(): Promise<void> {
-  const healthy = ['10.10.1.1:8080', '10.10.1.2:8080', '10.10.1.3:8080'];
-  const servers = new Map<string, ChildProcess>();
-  for (const a of healthy) servers.set(a, await spawnServer('status:200', a));
-  servers.set('10.10.2.1:8080', await spawnServer('silent', '10.10.2.1:8080'));
-  servers.set('10.10.2.2:8080', await spawnServer('status:500', '10.10.2.2:8080'));
-  servers.set('10.10.2.3:8080', await spawnServer('status:401', '10.10.2.3:8080'));
+/** One gather of inputs.ipvs (found through the registry, as the agent finds it), for the join. */
+async function ipvsRealServers(): Promise<Row[]> {
+  const p = loadRegistry().inputs.get('ipvs');
+  if (!p) throw new Error('inputs.ipvs not found in the registry');
+  const options: Record<string, unknown> = {};
+  new Ajv({ useDefaults: true }).compile(p.schema)(options);
+  const input = p.create(options, { log: new CaptureLogger('inputs.ipvs'), section: 'inputs.ipvs', intervalNs: BigInt(INTERVAL_MS) * 1_000_000n, oneShot: false });
+  await input.init?.();
+  const acc = new CollectingAccumulator();
+  await input.gather(acc);
+  await input.stop?.();
+  if (acc.errors.length) throw new Error(acc.errors.join('; '));
+  return rows(acc.named('ipvs_real_server'));
+}
 
+async function scenario(): Promise<void> {
+  const t0 = performance.now();
+  const phases: Record<string, number> = {};
+  const mark = (name: string): void => {
+    phases[name] = Math.round(performance.now() - t0);
+  };
+  // The real server that gets stopped runs alone; the others share one process.
+  const victimSpec = 'status:200@10.10.1.2:8080';
+  let victim: ChildProcess;
+  let others: ChildProcess;
+  [victim, others] = await Promise.all([
+    spawnServers([victimSpec]),
+    spawnServers([
+      'status:200@10.10.1.1:8080',
+      'status:200@10.10.1.3:8080',
+      'silent@10.10.2.1:8080',
+      'status:500@10.10.2.2:8080',
+      'status:401@10.10.2.3:8080',
+      'status:200@[fd00::11]:8080',
+    ]),
+  ]);
+  mark('servers');
   // One input kept across rounds, as the agent runs it (consecutive_failures is per input).
   const log = new CaptureLogger('inputs.ipvs_probe');
   const options: IpvsProbeOptions = { ...DEFAULT_OPTIONS, probe: 'http', path: '/healthz', timeout: '1s', healthy_statuses: [401] };
@@ -80,7 +118,6 @@ async function scenario(): Promise<void> {
   // Round 1: all up except the special servers.
   const t1 = await round();
   // Stop one real server between rounds; the next round (one interval later) must see it down.
-  const victim = servers.get('10.10.1.2:8080')!;
   const stoppedAt = performance.now();
   await new Promise<void>((r) => {
     victim.once('exit', () => r());
@@ -88,24 +125,37 @@ async function scenario(): Promise<void> {
   });
   await sleep(t1 + INTERVAL_MS - performance.now());
   const t2 = await round(stoppedAt);
+  // What LVScare does next: weight 0. inputs.ipvs then shows weight 0 for the pair the probe reports down.
+  execFileSync('ipvsadm', ['-e', '-t', '10.10.0.1:80', '-r', '10.10.1.2:8080', '-m', '-w', '0']);
+  mark('round2');
+  let realServers: Row[] = [];
+  let joinError = '';
+  try {
+    realServers = await ipvsRealServers();
+  } catch (err) {
+    joinError = (err as Error).message;
+  }
+  mark('ipvs-input');
   // Restart it: up again at the next round.
-  servers.set('10.10.1.2:8080', await spawnServer('status:200', '10.10.1.2:8080'));
+  victim = await spawnServers([victimSpec]);
   await sleep(t2 + INTERVAL_MS - performance.now());
   await round();
   await input.stop?.();
 
+  mark('round3');
   // IPVS and real server inside a network namespace of the guest.
   const inNamespace = await gather({ namespace: 'ns1', probe: 'http', path: '/', timeout: '1s' });
   // The same table read from the guest's own namespace has no such virtual server.
   const ownNamespace = await gather({ virtual_servers: ['tcp:10.20.0.1:80'], probe: 'tcp', timeout: '1s' });
 
-  for (const s of servers.values()) s.kill('SIGKILL');
-  process.stdout.write(JSON.stringify({ rounds, warnings: log.lines, inNamespace, ownNamespace }) + '\n');
+  mark('namespace');
+  for (const c of [victim, others]) c.kill('SIGKILL');
+  process.stdout.write(JSON.stringify({ rounds, warnings: log.lines, inNamespace, ownNamespace, realServers, joinError, phases }) + '\n');
 }
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'serve') {
-  serve(args[0], args[1]).catch((err) => {
+  serve(args).catch((err) => {
     process.stderr.write(`${(err as Error).stack}\n`);
     process.exit(1);
   });
@@ -118,5 +168,5 @@ if (mode === 'serve') {
     },
   );
 } else {
-  process.stdout.write('usage: driver.js serve KIND ADDR:PORT | driver.js scenario\n');
+  process.stdout.write('usage: driver.js serve KIND@ADDR:PORT... | driver.js scenario\n');
 }
