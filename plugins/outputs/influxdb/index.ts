@@ -9,6 +9,7 @@ const plugin: OutputPlugin<InfluxDBOptions> = {
   name: 'influxdb',
   description: 'Configuration for sending metrics to InfluxDB 1.x',
   schema,
+  telegrafOnlyKeys: ['precision'],
   sampleConfig: readAsset(__dirname, 'sample.conf'),
   create(options, ctx) {
     return new InfluxDBOutput(options, ctx);

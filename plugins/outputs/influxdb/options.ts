@@ -30,8 +30,6 @@ export interface InfluxDBOptions {
   tls_key_pwd?: string;
   tls_server_name?: string;
   insecure_skip_verify?: boolean;
-  /** Deprecated in Telegraf, value ignored. */
-  precision?: string;
 }
 
 /** Telegraf's config size values: an integer of bytes or "512B", "1KiB", "64kB", "1MB". */

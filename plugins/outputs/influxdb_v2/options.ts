@@ -17,11 +17,6 @@ export interface InfluxDBv2Options {
   influx_omit_timestamp: boolean;
   influx_sort_fields: boolean;
   influx_max_line_bytes: number;
-  ping_timeout?: string | number;
-  read_idle_timeout?: string | number;
-  concurrent_writes?: number;
-  rate_limit?: string | number;
-  rate_limit_period?: string | number;
   tls_ca?: string;
   tls_cert?: string;
   tls_key?: string;

@@ -9,7 +9,7 @@ const plugin: OutputPlugin<PrometheusClientOptions> = {
   name: 'prometheus_client',
   description: 'Configuration for the Prometheus client to spawn',
   schema,
-  telegrafOnlyKeys: ['collectors_exclude'],
+  telegrafOnlyKeys: ['collectors_exclude', 'name_sanitization'],
   sampleConfig: readAsset(__dirname, 'sample.conf'),
   create(options, ctx) {
     return new PrometheusClientOutput(options, ctx);

@@ -12,8 +12,6 @@ export interface PrometheusClientOptions {
   tls_allowed_cacerts: string[];
   string_as_label: boolean;
   export_timestamp: boolean;
-  collectors_exclude: string[];
-  name_sanitization: 'legacy' | 'utf8';
   http_headers?: Record<string, string>;
   metric_types: { counter?: string[]; gauge?: string[] };
   /** lvsagent addition: counters get a `_total` suffix (OpenMetrics/Prometheus naming). */

@@ -35,7 +35,6 @@ export class PrometheusClientOutput implements Output {
 
   constructor(opts: PrometheusClientOptions, private readonly ctx: OutputContext, extras: PrometheusClientExtras = {}) {
     if (opts.metric_version === 1) ctx.log.info('metric_version = 1 is served with metric_version 2 semantics');
-    if (opts.collectors_exclude.length > 0) ctx.log.debug('collectors_exclude has no effect: no Go runtime or process collectors are exported');
     const docs = extras.docs ?? registryDocs(ctx);
     this.collection = new Collection({
       stringAsLabel: opts.string_as_label,
