@@ -85,6 +85,16 @@ describe('lvsagent CLI', () => {
     assert.ok(!fs.existsSync(out), 'outputs did not run');
   });
 
+  test('an input that fails is reported in one line and the others keep running', () => {
+    const f = conf(`[[outputs.file]]\n[[inputs.ip_vs_conn]]\n  path = "${path.join(tmp, 'no-such-ip_vs_conn')}"\n[[inputs.internal]]\n`);
+    const r = run(['--config', f, '--test']);
+    assert.equal(r.status, 1, 'gather errors make --test exit non-zero');
+    assert.match(r.stdout, /^> internal_agent,/m, "the other input still gathered");
+    const errors = r.stderr.split('\n').filter((l) => l.includes(' E! '));
+    assert.equal(errors.filter((l) => l.includes('[inputs.ip_vs_conn] Error in plugin:')).length, 1, r.stderr);
+    assert.match(r.stderr, /E! \[agent\] input plugins recorded 1 errors/);
+  });
+
   test('--once gathers, writes through the outputs and exits 0', () => {
     const out = path.join(tmp, 'once.out');
     const f = conf(`[agent]\n  omit_hostname = true\n[[outputs.file]]\n  files = ["${out}"]\n[[inputs.internal]]\n`);
