@@ -151,20 +151,31 @@ export class ConntrackInput implements Input {
     for (const [name, enable, fields] of settings) {
       const file = `${SYSCTL_DIR}/${name}`;
       let value: string | undefined;
+      let problem = '';
       try {
         value = this.inNs(() => {
-          if (enable) fs.writeFileSync(file, '1');
+          if (enable) {
+            try {
+              fs.writeFileSync(file, '1');
+            } catch (err) {
+              problem = ` (could not set it: ${goErrorText(err, 'open', file)})`;
+            }
+          }
           return fs.readFileSync(file, 'utf8').trim();
         });
       } catch (err) {
-        this.ctx.log.warn(`could not ${enable ? 'set' : 'read'} ${file}: ${goErrorText(err, enable ? 'open' : 'open', file)}`);
+        problem = ` (${goErrorText(err, 'open', file)})`;
       }
-      if (value !== '1') missing.push(`${name} is ${value ?? 'unknown'}: missing ${fields}`);
+      if (value !== '1') missing.push(`${name} is ${value ?? 'unreadable'}${problem}: missing ${fields}`);
     }
+    // One warning for everything that will be missing.
     if (missing.length > 0) this.ctx.log.warn(`conntrack flow metrics incomplete: ${missing.join('; ')}`);
     try {
       const events = this.inNs(() => fs.readFileSync(`${SYSCTL_DIR}/nf_conntrack_events`, 'utf8').trim());
       if (events === '0') this.ctx.log.warn('net.netfilter.nf_conntrack_events is 0: the kernel sends no conntrack events');
+      else if (events === '2') {
+        this.ctx.log.info('net.netfilter.nf_conntrack_events is 2 (auto): flows created before the listener started produce no events');
+      }
     } catch {
       // older kernels without the sysctl
     }
