@@ -67,6 +67,9 @@ test('reuse and rescheduling seen by the plugin on a real IPVS kernel', { timeou
       ipvsadm -A -t 10.10.0.1:80 -s rr
       ipvsadm -a -t 10.10.0.1:80 -r 10.10.1.1:8080 -m
       ipvsadm -a -t 10.10.0.1:80 -r 10.10.1.2:8080 -m
+      ipvsadm -A -u 10.10.0.1:53 -s rr
+      ipvsadm -a -u 10.10.0.1:53 -r 10.10.1.1:5353 -m
+      ipvsadm -a -u 10.10.0.1:53 -r 10.10.1.2:5353 -m
       lab_bg web lab_node ${NET} http-server 10.10.1.1:8080 10.10.1.2:8080
       # another network namespace with its own IPVS table and its own conn_reuse_mode
       ip netns add lb
@@ -85,7 +88,7 @@ test('reuse and rescheduling seen by the plugin on a real IPVS kernel', { timeou
   const s = r.steps.scenario;
   assert.equal(s.code, 0, s.stderr);
   const out = JSON.parse(s.stdout) as { bodies: string[]; passes: Pass[]; nsPass: Pass };
-  const [a1, a2, b1, b2] = out.passes;
+  const [a1, a2, b1, b2, burst] = out.passes;
   for (const p of [...out.passes, out.nsPass]) assert.deepEqual(p.errors, [], p.label);
 
   // The kernel's behaviour the test relies on: mode 0 sticks, mode 1 reschedules (rr).
@@ -124,13 +127,20 @@ test('reuse and rescheduling seen by the plugin on a real IPVS kernel', { timeou
 
   // State counts agree with ipvsadm -Lnc in the same guest at the same moment.
   let compared = 0;
-  for (const p of [a1, a2, b1, b2, out.nsPass]) {
+  for (const p of [a1, a2, b1, b2, burst, out.nsPass]) {
     const before = lncCounts(p.before);
     if (JSON.stringify(sorted(before)) !== JSON.stringify(sorted(lncCounts(p.after)))) continue; // the table moved during the gather
     assert.deepEqual(sorted(pluginCounts(p.metrics)), sorted(before), p.label);
     compared++;
   }
   assert.ok(compared >= 3, `only ${compared} passes had a quiet table`);
+  // 3000 UDP flows from distinct ports, split by rr over two real servers, read through many chunks.
+  const udp = burst.metrics.filter((m) => m.name === 'ipvs_conn' && m.tags.virtual_protocol === 'udp');
+  assert.equal(udp.length, 2);
+  assert.equal(udp.reduce((a, m) => a + Number(m.fields.udp), 0), 3000);
+  const table = burst.metrics.find((m) => m.name === 'ipvs_conn_table');
+  assert.equal(table?.fields.malformed_lines, 0);
+  assert.ok(Number(table?.fields.tracked_connections) >= 3000);
   const a2Counts = pluginCounts(a2.metrics);
   assert.ok([...a2Counts.keys()].some((k) => k.endsWith('time_wait')), 'TIME_WAIT entries counted');
 

@@ -7,12 +7,14 @@
  *   node guest-traffic.js sink ADDR:PORT                server that reads and never closes, even after the client's FIN; prints "ready"
  *   node guest-traffic.js closer ADDR:PORT              server that closes at once (client side: FIN_WAIT); prints "ready"
  *   node guest-traffic.js syn HOST:PORT COUNT           SYNs to an unreachable real server (SYN_RECV); exits
+ *   node guest-traffic.js udp-burst HOST:PORT COUNT     one datagram from each of source ports 20000.. (COUNT UDP entries); prints "sent"
  *   node guest-traffic.js fixed-get HOST:PORT LADDR LPORT
  *       one HTTP/1.0 GET from a fixed source address and port, waiting for the server's close;
  *       prints the body (the lab http servers answer with their own ADDR:PORT)
  *
  * Without arguments it prints usage and exits 0.
  */
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 
 function hostPort(s: string): { host: string; port: number } {
@@ -63,6 +65,22 @@ async function syn(target: string, count: number): Promise<void> {
   process.exit(0);
 }
 
+async function udpBurst(target: string, count: number): Promise<void> {
+  const { host, port } = hostPort(target);
+  const payload = Buffer.from('x');
+  const batch = 200;
+  for (let i = 0; i < count; i += batch) {
+    const socks: dgram.Socket[] = [];
+    for (let j = i; j < Math.min(count, i + batch); j++) socks.push(dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4'));
+    // Distinct fixed source ports: an ephemeral port freed by close() could come back and merge two flows.
+    await Promise.all(
+      socks.map((s, k) => new Promise<void>((resolve) => s.bind(20000 + i + k, () => s.send(payload, port, host, () => resolve())))),
+    );
+    for (const s of socks) s.close();
+  }
+  process.stdout.write('sent\n');
+}
+
 async function fixedGet(target: string, localAddress: string, localPort: number): Promise<void> {
   const c = await connect(target, { localAddress, localPort, allowHalfOpen: false });
   let body = '';
@@ -89,10 +107,12 @@ async function main(argv: string[]): Promise<void> {
       return server(a[0], false);
     case 'syn':
       return syn(a[0], Number(a[1] ?? 1));
+    case 'udp-burst':
+      return udpBurst(a[0], Number(a[1] ?? 1));
     case 'fixed-get':
       return fixedGet(a[0], a[1], Number(a[2]));
     default:
-      process.stdout.write('usage: guest-traffic.js hold|half-close HOST:PORT COUNT | sink|closer ADDR:PORT | syn HOST:PORT COUNT | fixed-get HOST:PORT LADDR LPORT\n');
+      process.stdout.write('usage: guest-traffic.js hold|half-close HOST:PORT COUNT | sink|closer ADDR:PORT | syn|udp-burst HOST:PORT COUNT | fixed-get HOST:PORT LADDR LPORT\n');
   }
 }
 

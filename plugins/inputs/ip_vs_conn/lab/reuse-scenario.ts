@@ -65,6 +65,9 @@ async function pass(input: IpVsConnInput, label: string, ns?: string): Promise<{
   return { label, before, after, metrics: acc.metrics, errors: acc.errors };
 }
 
+const BURST_TARGET = '10.10.0.1:53';
+const BURST = 3000;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const setMode = (v: number): void => fs.writeFileSync('/proc/sys/net/ipv4/vs/conn_reuse_mode', `${v}\n`);
 
@@ -92,6 +95,11 @@ async function main(): Promise<void> {
   await sleep(1500);
   bodies.push(fixedGet(vip, client, 40001));
   passes.push(await pass(input, 'B2'));
+
+  // A bigger table: the read spans many chunks and seq_file pages.
+  const burst = spawnSync(process.execPath, [TRAFFIC, 'udp-burst', BURST_TARGET, String(BURST)], { encoding: 'utf8', timeout: 60_000 });
+  if (burst.status !== 0) throw new Error(`udp-burst failed: ${burst.stderr}`);
+  passes.push(await pass(input, 'C'));
 
   let nsPass;
   if (ns) {
