@@ -117,6 +117,8 @@ export interface EventCounters {
   events: number;
   /** Event messages that could not be decoded (skipped). */
   parseErrors: number;
+  /** Exceptions thrown by the event callback (reported to onError). */
+  handlerErrors: number;
 }
 
 /**
@@ -133,7 +135,7 @@ export function subscribeEvents(
 ): { subscription: Subscription; counters: EventCounters } {
   const sock = NetlinkSocket.open(NETLINK_NETFILTER, { netns: opts.netns || undefined });
   const flow = new CtFlow();
-  const counters: EventCounters = { events: 0, parseErrors: 0 };
+  const counters: EventCounters = { events: 0, parseErrors: 0, handlerErrors: 0 };
   let recvNs = 0;
   const onMessage = (buf: Buffer, off: number, len: number, hdr: { type: number; flags: number }): void => {
     const kind = eventKind(hdr.type, hdr.flags);
@@ -148,7 +150,13 @@ export function subscribeEvents(
       throw err;
     }
     counters.events++;
-    onEvent(flow, recvNs);
+    try {
+      onEvent(flow, recvNs);
+    } catch (err) {
+      // A consumer bug must not escape into the native poll callback (an uncaught exception ends the process).
+      counters.handlerErrors++;
+      onError(err instanceof Error ? err : new Error(String(err)));
+    }
   };
   const onBatch = (batch: MessageBatch): void => {
     recvNs = realtimeNs();

@@ -4,7 +4,7 @@
  * opt-in per-service flow metrics from conntrack events.
  */
 import * as fs from 'node:fs';
-import { ConntrackClient, subscribeEvents } from '../../../core/conntrack/client';
+import { ConntrackClient, subscribeEvents, type EventCounters } from '../../../core/conntrack/client';
 import type { Subscription } from '../../../core/netlink/socket';
 import { withNetns } from '../../../core/netlink/netns';
 import { Metric, nowNs, int, type Tags } from '../../../core/metric';
@@ -42,7 +42,7 @@ export class ConntrackInput implements Input {
   private table: TableAggregator | undefined;
   private flows: FlowAggregator | undefined;
   private subscription: Subscription | undefined;
-  private eventCounters: { events: number; parseErrors: number } | undefined;
+  private eventCounters: EventCounters | undefined;
   private lastOverrunLog = 0;
   private layoutErrorReported = '';
 
