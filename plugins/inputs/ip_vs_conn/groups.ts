@@ -48,36 +48,43 @@ export class GroupTable {
 
   /** Group id of a row (interned on first sight). */
   lookup(r: ConnRow, snapshot: number): number {
-    const k = this.scratch;
     const fwmark = r.proto === 0 && r.template ? 1 : 0;
-    k[0] = r.proto | (r.af << 8) | (r.daf << 12) | (fwmark << 16);
-    k[1] = ((r.vport << 16) | r.dport) >>> 0;
-    k[2] = r.vaddr[0];
-    k[3] = r.vaddr[1];
-    k[4] = r.vaddr[2];
-    k[5] = r.vaddr[3];
-    k[6] = r.daddr[0];
-    k[7] = r.daddr[1];
-    k[8] = r.daddr[2];
-    k[9] = r.daddr[3];
-    let h = 0x811c9dc5;
-    for (let i = 0; i < KEY_WORDS; i++) h = Math.imul(h ^ k[i], 0x01000193) ^ (h >>> 15);
+    const meta = r.proto | (r.af << 8) | (r.daf << 12) | (fwmark << 16);
+    const ports = ((r.vport << 16) | r.dport) >>> 0;
+    const v = r.vaddr;
+    const d = r.daddr;
     const mask = this.index.length - 1;
-    h &= mask;
+    let h = groupHash(meta, ports, v[0], v[1], v[2], v[3], d[0], d[1], d[2], d[3]) & mask;
     const keys = this.keys;
     for (;;) {
       const slot = this.index[h];
       if (slot === 0) break;
       const g = slot - 1;
       const o = g * KEY_WORDS;
-      let i = 0;
-      while (i < KEY_WORDS && keys[o + i] === k[i]) i++;
-      if (i === KEY_WORDS) {
+      if (
+        keys[o] === meta &&
+        keys[o + 1] === ports &&
+        keys[o + 2] === v[0] &&
+        keys[o + 6] === d[0] &&
+        (r.af === 4 || (keys[o + 3] === v[1] && keys[o + 4] === v[2] && keys[o + 5] === v[3])) &&
+        (r.daf === 4 || (keys[o + 7] === d[1] && keys[o + 8] === d[2] && keys[o + 9] === d[3]))
+      ) {
         this.lastSeen[g] = snapshot;
         return g;
       }
       h = (h + 1) & mask;
     }
+    const k = this.scratch;
+    k[0] = meta;
+    k[1] = ports;
+    k[2] = v[0];
+    k[3] = v[1];
+    k[4] = v[2];
+    k[5] = v[3];
+    k[6] = d[0];
+    k[7] = d[1];
+    k[8] = d[2];
+    k[9] = d[3];
     const g = this.add(r, fwmark === 1, snapshot);
     this.rebuildIndex();
     return g;
@@ -179,13 +186,30 @@ export class GroupTable {
     for (let g = 0; g < this.count; g++) {
       if (this.tags[g] === undefined) continue;
       const o = g * KEY_WORDS;
-      let h = 0x811c9dc5;
-      for (let i = 0; i < KEY_WORDS; i++) h = Math.imul(h ^ keys[o + i], 0x01000193) ^ (h >>> 15);
-      h &= mask;
+      let h = groupHash(keys[o], keys[o + 1], keys[o + 2], keys[o + 3], keys[o + 4], keys[o + 5], keys[o + 6], keys[o + 7], keys[o + 8], keys[o + 9]) & mask;
       while (index[h] !== 0) h = (h + 1) & mask;
       index[h] = g + 1;
     }
   }
+}
+
+/** Hash of a group key; the IPv6 words only count for IPv6 addresses (they are 0 for IPv4). */
+function groupHash(meta: number, ports: number, v0: number, v1: number, v2: number, v3: number, d0: number, d1: number, d2: number, d3: number): number {
+  let h = Math.imul(meta ^ 0x9e3779b9, 0x85ebca6b) ^ ports;
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ v0;
+  h = Math.imul(h ^ (h >>> 13), 0x85ebca6b) ^ d0;
+  if ((meta & 0xf00) === 0x600) {
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) ^ v1;
+    h = Math.imul(h ^ (h >>> 13), 0x85ebca6b) ^ v2;
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) ^ v3;
+  }
+  if ((meta & 0xf000) === 0x6000) {
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) ^ d1;
+    h = Math.imul(h ^ (h >>> 13), 0x85ebca6b) ^ d2;
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) ^ d3;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return (h ^ (h >>> 13)) >>> 0;
 }
 
 /** Telegraf's ipvs protocol tag: tcp, udp, sctp, otherwise the decimal protocol number. */
