@@ -193,23 +193,58 @@ export class IpvsClient {
    * when it disappeared meanwhile.
    */
   async listAll(filter?: (vs: VirtualService) => boolean, withDestinations = true): Promise<ServiceWithDestinations[]> {
+    const out: ServiceWithDestinations[] = [];
+    await this.streamAll((service, destinations) => out.push({ service, destinations }), filter, withDestinations);
+    return out;
+  }
+
+  /**
+   * Like listAll, but hands each service with its real servers to `onEntry`
+   * as soon as it is complete, in table order, without keeping the table:
+   * decoded objects die young (cheap for the GC on tables of 100k real
+   * servers). Resolves with the number of services handed over.
+   */
+  async streamAll(
+    onEntry: (service: VirtualService, destinations: RealServer[]) => void,
+    filter?: (vs: VirtualService) => boolean,
+    withDestinations = true,
+  ): Promise<number> {
     const all = await this.listServices();
     const services = filter ? all.filter(filter) : all;
-    const result: (ServiceWithDestinations | null)[] = new Array(services.length);
-    if (!withDestinations) return services.map((service) => ({ service, destinations: [] }));
+    if (!withDestinations) {
+      for (const s of services) onEntry(s, []);
+      return services.length;
+    }
+    // Completed entries waiting for earlier ones (only with several sockets).
+    const done = new Map<number, RealServer[] | null>();
+    let emitted = 0;
+    let count = 0;
+    const flush = (): void => {
+      while (done.has(emitted)) {
+        const d = done.get(emitted)!;
+        done.delete(emitted);
+        if (d) {
+          onEntry(services[emitted], d);
+          count++;
+        }
+        emitted++;
+      }
+    };
     let next = 0;
     const worker = async (sock: NetlinkSocket): Promise<void> => {
       while (next < services.length) {
         const i = next++;
         const service = services[i];
-        const destinations = await this.destDump(sock, service);
-        if (destinations.length === 0 && !(await this.serviceExists(service))) result[i] = null;
-        else result[i] = { service, destinations };
+        let destinations: RealServer[] | null = await this.destDump(sock, service);
+        if (destinations.length === 0 && !(await this.serviceExists(service))) destinations = null;
+        done.set(i, destinations);
+        if (i === emitted) flush();
       }
     };
     const n = Math.min(this.sockets.length, Math.max(1, services.length));
     await Promise.all(this.sockets.slice(0, n).map(worker));
-    return result.filter((r): r is ServiceWithDestinations => r !== null);
+    flush();
+    return count;
   }
 
   /** Version and connection-table size (GET_INFO). */
@@ -255,6 +290,15 @@ export class IpvsClient {
     } catch (err) {
       throw permissionError(err, 'IPVS request');
     }
+  }
+
+  /**
+   * Sends messages without waiting (several may be packed in one buffer; the
+   * kernel runs them in order and answers only failures, which the next
+   * request on that socket skips). Fence with any acknowledged request.
+   */
+  sendUnacknowledged(buf: Buffer, socketIndex = 0): void {
+    this.sockets[socketIndex % this.sockets.length].send(buf);
   }
 
   close(): void {

@@ -74,12 +74,16 @@ export class IpvsInput implements Input {
     }
     try {
       const filter = this.filter.selectsAll ? undefined : (vs: VirtualService): boolean => this.filter.matches({ protocol: vs.fwmark ? '' : protocolName(vs.protocol), address: vs.address, port: vs.port, fwmark: vs.fwmark });
-      const table = await client.listAll(filter, this.opts.collect_real_servers);
-      for (const { service, destinations } of table) {
-        const t = serviceTags(service);
-        acc.addMetric(virtualServerMetric(service, t, ns, time));
-        for (const rs of destinations) acc.addMetric(realServerMetric(rs, t, ns, time));
-      }
+      // Streamed: each service's metrics leave as soon as its dump is done.
+      await client.streamAll(
+        (service, destinations) => {
+          const t = serviceTags(service);
+          acc.addMetric(virtualServerMetric(service, t, ns, time));
+          for (let i = 0; i < destinations.length; i++) acc.addMetric(realServerMetric(destinations[i], t, ns, time));
+        },
+        filter,
+        this.opts.collect_real_servers,
+      );
       if (this.opts.collect_sysctls) acc.addMetric(await this.globalMetric(client, time));
     } catch (err) {
       this.close();

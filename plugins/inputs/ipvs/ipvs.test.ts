@@ -186,6 +186,23 @@ describe('metric shapes', () => {
     for (const f of ['connections', 'pkts_in', 'pkts_out', 'bytes_in', 'bytes_out', 'pps_in', 'pps_out', 'cps']) assert.equal(m.getField(f)!.type, FieldType.Uint);
   });
 
+  test('tags come out sorted and unique in every variant (they are appended directly)', () => {
+    for (const fwmark of [0, 5]) {
+      for (const ns of ['', 'blue']) {
+        const v = vs(fwmark ? { fwmark, protocol: 0, address: '', port: 0 } : {});
+        for (const m of [virtualServerMetric(v, serviceTags(v), ns, 1n), realServerMetric(rs({}), serviceTags(v), ns, 1n)]) {
+          const sorted = [...m.tagKeys].sort();
+          assert.deepEqual(m.tagKeys, sorted, `${m.name} fwmark=${fwmark} ns=${ns}`);
+          assert.equal(new Set(m.tagKeys).size, m.tagKeys.length);
+          assert.equal(m.tagKeys.length, m.tagValues.length);
+          assert.equal(m.hasTag('namespace'), ns !== '');
+          // setTag on a complete metric finds every existing key (binary search relies on the order).
+          for (const k of m.tagKeys) assert.equal(m.getTag(k), m.tags()[k]);
+        }
+      }
+    }
+  });
+
   test('every documented field is emitted and vice versa', () => {
     const v = vs({});
     const docs = new Map(plugin.measurements!.map((d) => [d.name, d.fields.map((f) => f.name).sort()]));
