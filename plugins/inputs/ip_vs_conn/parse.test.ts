@@ -157,3 +157,25 @@ test('metrics from the fixture: per real server counts add up to the table', () 
   assert.equal(table?.getField('conn_reuse_mode')?.value, 0);
   assert.equal(table?.getField('tracked_connections')?.value, sum('entries'));
 });
+
+test('IPv6 in the fixed %pI6 form and with short groups decode the same; extra spaces are tolerated', () => {
+  const rows: string[] = [];
+  const sink = new Collect();
+  const p = new ConnTableParser(sink);
+  const lines = [
+    'TCP fd00:0000:0000:0000:0000:0000:0000:0009 9C40 fd00:0000:0000:0000:0000:0000:0000:000a 0050 fd00:0000:0000:0000:0000:0000:0001:0001 1F90 TIME_WAIT       117',
+    'TCP fd00:0:0:0:0:0:0:9 9C40 fd00:0:0:0:0:0:0:a 0050 fd00:0:0:0:0:0:1:1 1F90 TIME_WAIT 117',
+    'TCP  0A0A0001   CCBC 0A0A0001 0050  0A0A0102 1F90 TIME_WAIT 116',
+    'TCP 0A0A0001 CCBC 0A0A0001 0050 0A0A0102 1F90 TIME_WAIT 116',
+  ];
+  for (const l of lines) {
+    const b = Buffer.from(l, 'latin1');
+    p.line(b, 0, b.length);
+  }
+  assert.equal(p.malformed, 0);
+  for (const r of sink.rows) rows.push(`${r.key} ${r.expires}`);
+  assert.equal(rows[0], 'TCP TIME_WAIT [fd00::9]:40000 [fd00::a]:80 [fd00::1:1]:8080 117');
+  assert.equal(rows[1], rows[0]);
+  assert.equal(rows[2], 'TCP TIME_WAIT 10.10.0.1:52412 10.10.0.1:80 10.10.1.2:8080 116');
+  assert.equal(rows[3], rows[2]);
+});

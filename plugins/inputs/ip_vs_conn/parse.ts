@@ -253,6 +253,22 @@ function hex4(buf: Uint8Array, p: number): number {
  * the position after the space, or -1.
  */
 function parseV6(buf: Uint8Array, p: number, end: number, out: Uint32Array): number {
+  // Fast path: %pI6 is always 39 characters, groups of 4 at fixed offsets.
+  if (p + 39 < end && (buf[p + 39] === SP || buf[p + 39] === TAB)) {
+    let ok = true;
+    for (let w = 0; w < 4 && ok; w++) {
+      const q = p + w * 10;
+      const a = hex4(buf, q);
+      const b = hex4(buf, q + 5);
+      ok = a >= 0 && b >= 0 && buf[q + 4] === 0x3a && (w === 3 || buf[q + 9] === 0x3a);
+      out[w] = ((a << 16) | b) >>> 0;
+    }
+    if (ok) {
+      p += 40;
+      while (p < end && buf[p] === SP) p++;
+      return p;
+    }
+  }
   let group = 0;
   let digits = 0;
   let v = 0;
