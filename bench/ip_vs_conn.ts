@@ -20,7 +20,8 @@ import { readConnTable } from '../plugins/inputs/ip_vs_conn/parse';
 import { spawnSync } from 'node:child_process';
 
 const GENERATE = process.argv[2] === '--generate';
-const ROWS = Number((GENERATE ? process.argv[4] : process.argv[2]) ?? 1_000_000);
+const ROWS_ARG = GENERATE ? process.argv[4] : process.argv[2];
+const ROWS = ROWS_ARG !== undefined && /^\d+$/.test(ROWS_ARG) ? Number(ROWS_ARG) : 1_000_000;
 const ELAPSED = 10;
 
 const TCP_STATES: [string, number, number][] = [
