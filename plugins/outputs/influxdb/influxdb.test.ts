@@ -394,4 +394,23 @@ describe('outputs.influxdb (local HTTP server: request shape and status handling
       await new Promise((r) => srv.close(r));
     }
   });
+
+  test('http_proxy: requests go to the proxy with the absolute target URL', async () => {
+    await withServer(
+      (req, res) => {
+        if (req.url.includes('/query')) res.writeHead(200).end('{"results":[{"statement_id":0}]}');
+        else res.writeHead(204).end();
+      },
+      async (proxyUrl, seen) => {
+        const { out } = make({ urls: ['http://influx.invalid:8086'], http_proxy: proxyUrl, database: 'viaproxy' });
+        await out.connect();
+        await out.write([Metric.from('m', {}, { v: int(1) }, T0)]);
+        assert.equal(seen[0].url, 'http://influx.invalid:8086/query');
+        assert.equal(seen[1].url, 'http://influx.invalid:8086/write?db=viaproxy');
+        assert.equal(seen[1].headers.host, 'influx.invalid:8086');
+        out.close();
+        assert.throws(() => make({ urls: ['https://influx.invalid:8086'], http_proxy: proxyUrl }), /http_proxy is only supported for http:\/\/ URLs/);
+      },
+    );
+  });
 });
