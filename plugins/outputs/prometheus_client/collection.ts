@@ -102,6 +102,7 @@ export class Collection {
   private readonly gaugeMatch: Matcher | undefined;
   private readonly now: () => number;
   private readonly typeConflicts = new Set<string>();
+  private lastExpireMs = -Infinity;
   private readonly nameCache = new Map<string, Map<string, string | null>>();
   private readonly histNameCache = new Map<string, Map<string, string | null>>();
 
@@ -246,7 +247,8 @@ export class Collection {
         } else fam.series.set(labels, { labels, prefix: fam.name + labels + ' ', value, timeNs: m.time, addedMs: now });
       }
     }
-    this.expire(now);
+    // Expiry walks every series: after writes do it at most once a second (scrapes always do it).
+    if (now - this.lastExpireMs >= 1000) this.expire(now);
   }
 
   private addHistogramField(name: string, m: Metric, f: Field, labels: string, now: number): void {
@@ -287,6 +289,7 @@ export class Collection {
 
   /** Drops series not updated within the expiration interval (Telegraf: on write and on scrape). */
   expire(now = this.now()): void {
+    this.lastExpireMs = now;
     const ttl = this.opts.expirationMs;
     if (ttl <= 0) return;
     const cutoff = now - ttl;
