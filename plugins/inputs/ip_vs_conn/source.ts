@@ -4,12 +4,12 @@
  * the thread that OPENS them, so with `namespace` set both are opened
  * synchronously inside the netlink layer's withNetns() (which switches the
  * calling thread and switches it back before returning) and read afterwards.
- * /proc/net is a link to /proc/self/net, which follows the thread-group leader;
- * inside the namespace we use /proc/thread-self/net so that it is the
- * switched thread that counts.
+ * /proc/net is a link to /proc/self/net, which follows the thread-group leader
+ * (right on Node's main thread); /proc/thread-self/net is right on any thread,
+ * so that is what we open inside the namespace.
  */
 import * as fs from 'node:fs';
-import { loadBinding } from '../../../core/netlink/binding';
+import { netnsPath, withNetns } from '../../../core/netlink/netns';
 
 export interface OpenedFiles {
   table: number;
@@ -20,9 +20,7 @@ export interface OpenedFiles {
 }
 
 /** An `ip netns` name means /var/run/netns/NAME; anything with a slash is a path. */
-export function namespacePath(ns: string): string {
-  return ns.includes('/') ? ns : `/var/run/netns/${ns}`;
-}
+export const namespacePath = (ns: string): string => netnsPath(ns);
 
 export function threadSelfPath(p: string): string {
   return p.startsWith('/proc/net/') ? `/proc/thread-self/net/${p.slice('/proc/net/'.length)}` : p;
@@ -49,8 +47,7 @@ export function openFiles(tablePath: string, sysctlPath: string, namespace: stri
     return { table, sysctl: openOptional(sysctlPath), tablePath: p };
   };
   if (namespace === '') return open(tablePath);
-  const binding = loadBinding();
-  return binding.withNetns(namespacePath(namespace), () => open(threadSelfPath(tablePath)));
+  return withNetns(namespacePath(namespace), () => open(threadSelfPath(tablePath)));
 }
 
 function describeOpenError(p: string, err: unknown, namespace: string): Error {
