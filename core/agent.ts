@@ -18,6 +18,8 @@ export interface AgentOptions {
   /** Gathers happen only when asked (execd mode, --test, --once): no input timers. */
   manualGather?: boolean;
   oneShot?: boolean;
+  /** Builds and connects the configured outputs (default: unless manualGather). */
+  runOutputs?: boolean;
   /** Adds the `host` tag (false in execd mode unless the config sets omit_hostname = false). */
   hostTag?: boolean;
   /** Overrides precision when the config sets none (execd: no rounding, as Telegraf's shim). */
@@ -46,7 +48,7 @@ export class Agent {
     const hostTag = options.hostTag ?? config.agent.omitHostname !== true;
     if (hostTag && !('host' in globalTags)) globalTags.host = config.agent.hostname;
     for (const s of config.inputs) this.inputs.push(this.buildInput(s, globalTags));
-    if (!options.manualGather || options.oneShot)
+    if (options.runOutputs ?? !options.manualGather)
       for (const s of config.outputs) this.outputs.push(this.buildOutput(s));
   }
 

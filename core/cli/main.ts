@@ -51,7 +51,8 @@ function setupLogging(cfg: LoadedConfig, execd: boolean): void {
 }
 
 async function runTest(cfg: LoadedConfig, registry: PluginRegistry, args: CliArgs): Promise<number> {
-  const agent = new Agent(cfg, registry, { manualGather: true });
+  // Service inputs (event listeners) only run when --test-wait gives them time to collect.
+  const agent = new Agent(cfg, registry, { manualGather: true, oneShot: args.testWaitSec === 0 });
   const serializer = new LineProtocolSerializer({ uintSupport: true, sortFields: true });
   let out = '';
   agent.sink = (m) => {
@@ -74,7 +75,7 @@ async function runTest(cfg: LoadedConfig, registry: PluginRegistry, args: CliArg
 }
 
 async function runOnce(cfg: LoadedConfig, registry: PluginRegistry): Promise<number> {
-  const agent = new Agent(cfg, registry, { manualGather: true, oneShot: true });
+  const agent = new Agent(cfg, registry, { manualGather: true, oneShot: true, runOutputs: true });
   await agent.start();
   const errors = await agent.gatherAll();
   const ok = await agent.flushAll();

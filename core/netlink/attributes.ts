@@ -128,7 +128,8 @@ export class AttributeEncoder {
   }
 
   u8(type: number, v: number): this {
-    this.buf.writeUInt8(v & 0xff, this.attr(type, 1));
+    const off = this.attr(type, 1); // grows (replaces) this.buf: take the offset first
+    this.buf.writeUInt8(v & 0xff, off);
     return this;
   }
 
@@ -157,17 +158,20 @@ export class AttributeEncoder {
   }
 
   be16(type: number, v: number): this {
-    this.buf.writeUInt16BE(v & 0xffff, this.attr(type, 2));
+    const off = this.attr(type, 2);
+    this.buf.writeUInt16BE(v & 0xffff, off);
     return this;
   }
 
   be32(type: number, v: number): this {
-    this.buf.writeUInt32BE(v >>> 0, this.attr(type, 4));
+    const off = this.attr(type, 4);
+    this.buf.writeUInt32BE(v >>> 0, off);
     return this;
   }
 
   be64(type: number, v: number | bigint): this {
-    this.buf.writeBigUInt64BE(BigInt.asUintN(64, BigInt(v)), this.attr(type, 8));
+    const off = this.attr(type, 8);
+    this.buf.writeBigUInt64BE(BigInt.asUintN(64, BigInt(v)), off);
     return this;
   }
 

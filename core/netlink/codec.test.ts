@@ -111,6 +111,33 @@ describe('AttributeEncoder', () => {
   });
 });
 
+describe('AttributeEncoder growth', () => {
+  test('every writer survives the buffer growing under it', () => {
+    // A tiny initial capacity forces a reallocation inside each call.
+    const writers: [string, (e: AttributeEncoder, t: number) => void, (d: AttributeDecoder) => unknown, unknown][] = [
+      ['u8', (e, t) => e.u8(t, 0xab), (d) => d.u8(), 0xab],
+      ['u16', (e, t) => e.u16(t, 0xabcd), (d) => d.u16(), 0xabcd],
+      ['u32', (e, t) => e.u32(t, 0xdeadbeef), (d) => d.u32(), 0xdeadbeef],
+      ['u64', (e, t) => e.u64(t, 0x0102030405060708n), (d) => d.u64(), 0x0102030405060708n],
+      ['be16', (e, t) => e.be16(t, 0x1234), (d) => d.be16(), 0x1234],
+      ['be32', (e, t) => e.be32(t, 0x12345678), (d) => d.be32(), 0x12345678],
+      ['be64', (e, t) => e.be64(t, 0x1122334455667788n), (d) => d.be64(), 0x1122334455667788n],
+    ];
+    for (const [name, write, read, expected] of writers) {
+      const e = new AttributeEncoder(4);
+      for (let t = 1; t <= 40; t++) write(e, t);
+      const d = new AttributeDecoder(e.finish());
+      let n = 0;
+      while (d.next()) {
+        n++;
+        assert.equal(d.type, n, name);
+        assert.equal(read(d), expected, `${name} attribute ${n}`);
+      }
+      assert.equal(n, 40, name);
+    }
+  });
+});
+
 describe('AttributeDecoder', () => {
   test('round trip of every accessor', () => {
     const buf = new AttributeEncoder()
