@@ -18,12 +18,13 @@
  *   IPVS_PROBE_BENCH_TARGETS=1000,10000 (default) picks the sizes; the
  *   references run at the first size only.
  */
-import { spawnSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Logger } from '../core/log';
+import { withNetns } from '../core/netlink/netns';
 import { IpvsProbeInput } from '../plugins/inputs/ipvs_probe/input';
 import { buildProbeSpec, DEFAULT_OPTIONS, type IpvsProbeOptions } from '../plugins/inputs/ipvs_probe/options';
 import { CollectingAccumulator, ConnCounter, startServer } from '../plugins/inputs/ipvs_probe/testservers';
@@ -65,8 +66,11 @@ class ServerChild {
     readonly ports: number[],
   ) {}
 
-  static start(n: number): Promise<ServerChild> {
-    const child = fork(__filename, ['serve', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** Starts the servers, inside network namespace `netns` when given (via `ip netns exec`). */
+  static start(n: number, netns = ''): Promise<ServerChild> {
+    const child = netns
+      ? spawn('ip', ['netns', 'exec', netns, process.execPath, __filename, 'serve', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(__filename, ['serve', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new Promise((resolve, reject) => {
       child.once('message', (m: { ports: number[] }) => resolve(new ServerChild(child, m.ports)));
       child.once('exit', (code) => reject(new Error(`server child exited (${code})`)));
@@ -122,9 +126,46 @@ async function measure(srv: ServerChild, run: () => Promise<number>): Promise<Fi
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, peakSockets, peakConns: s.maxOpen, peakRssMb: peakRss / 2 ** 20, ok };
 }
 
-function probeInput(ports: number[], kind: 'http' | 'tcp'): IpvsProbeInput {
+function probeInput(ports: number[], kind: 'http' | 'tcp', netns?: { name: string; batched: boolean }): IpvsProbeInput {
   const options: IpvsProbeOptions = { ...DEFAULT_OPTIONS, probe: kind, path: '/healthz', timeout: '5s', max_concurrency: BOUND, targets: ports.map((p) => `127.0.0.1:${p}`) };
-  return new IpvsProbeInput(options, buildProbeSpec(options), { log: new Logger('bench'), section: 'inputs.ipvs_probe', intervalNs: 10_000_000_000n, oneShot: false }, {});
+  const spec = buildProbeSpec(options);
+  const ctx = { log: new Logger('bench'), section: 'inputs.ipvs_probe', intervalNs: 10_000_000_000n, oneShot: false };
+  if (!netns) return new IpvsProbeInput(options, spec, ctx, {});
+  const runner = <T>(fn: () => T): T => withNetns(netns.name, fn);
+  // Batched: the input's own mode (one switch per batch of starts). Unbatched: one switch per probe.
+  if (netns.batched) return new IpvsProbeInput({ ...options, namespace: netns.name }, spec, ctx, { inNetns: runner });
+  spec.inNetns = runner;
+  return new IpvsProbeInput({ ...options, namespace: netns.name }, spec, ctx, {});
+}
+
+/** Probing inside a network namespace: the cost of the namespace switches. Root only. */
+async function namespaceRun(n: number): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log('namespace run skipped (needs root)');
+    return;
+  }
+  const ns = `ipvs-probe-bench-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  let srv: ServerChild | undefined;
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    srv = await ServerChild.start(n, ns);
+    console.log(`-- ${n} targets inside network namespace ${ns} (servers and probe sockets in there)`);
+    const ports = srv.ports;
+    const server = srv;
+    const batched = probeInput(ports, 'http', { name: ns, batched: true });
+    const single = probeInput(ports, 'http', { name: ns, batched: false });
+    const variants: Variant[] = [
+      { label: 'same, one switch per probe', run: () => measure(server, ourRound(single)), results: [] },
+      { label: 'ipvs_probe http, namespace (batched switch)', run: () => measure(server, ourRound(batched)), results: [] },
+    ];
+    const figures = await interleaved(variants);
+    for (let i = 0; i < variants.length; i++) console.log(row(variants[i].label, figures[i], n));
+    console.log(`  ratio batched/per-probe: CPU ${(figures[1].cpuMs / figures[0].cpuMs).toFixed(2)}×, wall ${(figures[1].wallMs / figures[0].wallMs).toFixed(2)}×`);
+  } finally {
+    srv?.stop();
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
 }
 
 function ourRound(input: IpvsProbeInput): () => Promise<number> {
@@ -280,6 +321,7 @@ async function main(): Promise<void> {
       srv.stop();
     }
   }
+  await namespaceRun(SIZES[0]);
 }
 
 /** Forks a fresh process that runs one round of `kind` and reports its RSS before and at peak. */

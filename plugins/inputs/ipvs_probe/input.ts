@@ -56,7 +56,8 @@ export class IpvsProbeInput implements Input {
   ) {
     this.staticTargets = parseStaticTargets(options.targets);
     this.filter = new VirtualServerFilter(options.virtual_servers, options.virtual_servers_exclude);
-    if (spec.inNetns === undefined && deps.inNetns) spec.inNetns = deps.inNetns;
+    // In a namespace, rounds start probes in batches under one switch (see runRound's enter).
+    if (deps.inNetns) spec.insideNetns = true;
   }
 
   /**
@@ -135,7 +136,7 @@ export class IpvsProbeInput implements Input {
           done();
         });
       },
-      { maxConcurrency: this.options.max_concurrency, probeMs: spec.timeoutMs, deadline },
+      { maxConcurrency: this.options.max_concurrency, probeMs: spec.timeoutMs, deadline, enter: this.deps.inNetns },
     );
 
     const nextCarry = new Set<string>();

@@ -32,6 +32,8 @@ export interface ProbeSpec {
   /** Stop reading a response body after this many bytes (the status is known by then). */
   maxResponseBytes: number;
   inNetns?: NetnsRunner;
+  /** Probes are started with the thread already inside the namespace (round batches); check the fd only. */
+  insideNetns?: boolean;
 }
 
 export interface ProbeOutcome {
@@ -77,7 +79,7 @@ class Probe {
   run(): void {
     let raw: net.Socket;
     try {
-      raw = connectTcp(this.ip, this.port, this.spec.inNetns);
+      raw = connectTcp(this.ip, this.port, this.spec.inNetns, this.spec.insideNetns);
     } catch (err) {
       this.decide(classifyError(err, Phase.Connecting));
       this.finish();

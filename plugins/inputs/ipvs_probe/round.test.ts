@@ -55,6 +55,49 @@ describe('round scheduling', () => {
     assert.equal(inFlight, 0, 'resolves only after every started probe finished');
   });
 
+  test('batches run inside enter(); a failing enter() ends the round with its error', async () => {
+    const batches: number[] = [];
+    let inside = false;
+    const report = await runRound(
+      Array.from({ length: 20 }, (_, i) => i),
+      (_item, done) => {
+        assert.equal(inside, true, 'started inside enter()');
+        setImmediate(done);
+      },
+      {
+        maxConcurrency: 4,
+        probeMs: 1,
+        deadline: Infinity,
+        enter: (batch) => {
+          inside = true;
+          const before = batches.length;
+          batch();
+          inside = false;
+          batches.push(before);
+        },
+      },
+    );
+    assert.equal(report.started, 20);
+    assert.ok(batches.length <= 10, `${batches.length} switches for 20 probes`);
+    let calls = 0;
+    await assert.rejects(
+      runRound(
+        [1, 2, 3, 4, 5],
+        (_item, done) => setImmediate(done),
+        {
+          maxConcurrency: 2,
+          probeMs: 1,
+          deadline: Infinity,
+          enter: (batch) => {
+            if (++calls > 1) throw new Error('namespace gone');
+            batch();
+          },
+        },
+      ),
+      /namespace gone/,
+    );
+  });
+
   test('a probe finishing synchronously inside start() does not break the bound', async () => {
     let inFlight = 0;
     let peak = 0;

@@ -13,6 +13,11 @@ export interface RoundLimits {
   deadline: number;
   /** Clock, replaceable in tests. */
   now?: () => number;
+  /**
+   * Runs each batch of starts (synchronous) inside something, e.g. a network
+   * namespace: one switch per batch instead of one per probe.
+   */
+  enter?: (batch: () => void) => void;
 }
 
 export interface RoundReport {
@@ -30,7 +35,7 @@ export function runRound(order: ArrayLike<number>, start: (item: number, done: (
   const now = limits.now ?? (() => performance.now());
   const total = order.length;
   const max = Math.max(1, Math.floor(limits.maxConcurrency));
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let next = 0;
     let inFlight = 0;
     let maxInFlight = 0;
@@ -39,19 +44,29 @@ export function runRound(order: ArrayLike<number>, start: (item: number, done: (
     let pumping = false;
     const notStarted: number[] = [];
 
+    let failure: unknown;
     const settle = (): void => {
-      if (inFlight === 0 && (next >= total || stopped)) resolve({ started, notStarted, maxInFlight });
+      if (inFlight !== 0 || (next < total && !stopped)) return;
+      if (failure !== undefined) reject(failure);
+      else resolve({ started, notStarted, maxInFlight });
     };
 
-    const onDone = (): void => {
-      inFlight--;
+    // Completions in one event-loop turn free their slots together; starting
+    // their successors once per turn makes batches (one namespace switch each).
+    let scheduled = false;
+    const pumpSoon = (): void => {
+      scheduled = false;
       pump();
     };
+    const onDone = (): void => {
+      inFlight--;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(pumpSoon);
+      }
+    };
 
-    // A loop rather than recursion: a probe may finish synchronously inside start().
-    const pump = (): void => {
-      if (pumping) return;
-      pumping = true;
+    const startBatch = (): void => {
       while (!stopped && next < total && inFlight < max) {
         if (now() + limits.probeMs > limits.deadline) {
           stopped = true;
@@ -70,7 +85,25 @@ export function runRound(order: ArrayLike<number>, start: (item: number, done: (
           onDone();
         });
       }
-      pumping = false;
+    };
+
+    // A loop rather than recursion: a probe may finish synchronously inside start().
+    const pump = (): void => {
+      if (pumping) return;
+      pumping = true;
+      try {
+        if (!stopped && next < total && inFlight < max) {
+          if (limits.enter) limits.enter(startBatch);
+          else startBatch();
+        }
+      } catch (err) {
+        // E.g. the namespace cannot be entered any more: start nothing else,
+        // let the probes in flight end, then fail the round with the reason.
+        stopped = true;
+        if (failure === undefined) failure = err;
+      } finally {
+        pumping = false;
+      }
       settle();
     };
 

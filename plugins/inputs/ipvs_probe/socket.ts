@@ -30,8 +30,13 @@ const decodeLookup: LookupFunction = (hostname, options, callback) => {
 
 export class NamespaceSocketError extends Error {}
 
-/** Starts a TCP connection to an IP literal; returns the connecting socket. */
-export function connectTcp(ip: string, port: number, inNetns?: NetnsRunner): net.Socket {
+/**
+ * Starts a TCP connection to an IP literal; returns the connecting socket.
+ * `inNetns` switches into the namespace for this one socket; `insideNetns`
+ * says the caller has already switched (a batch of probes under one switch)
+ * and only the synchronous-fd check is wanted.
+ */
+export function connectTcp(ip: string, port: number, inNetns?: NetnsRunner, insideNetns = false): net.Socket {
   const opts: net.NetConnectOpts = {
     host: NAME_PREFIX + ip,
     port,
@@ -40,15 +45,17 @@ export function connectTcp(ip: string, port: number, inNetns?: NetnsRunner): net
     autoSelectFamily: false,
     noDelay: true,
   };
-  if (!inNetns) return net.connect(opts);
-  return inNetns(() => {
-    const socket = net.connect(opts);
-    if (socketFd(socket) < 0) {
-      socket.destroy();
-      throw new NamespaceSocketError('this Node.js creates TCP sockets lazily; cannot create probe sockets inside the namespace');
-    }
-    return socket;
-  });
+  if (inNetns) return inNetns(() => checkedConnect(opts));
+  return insideNetns ? checkedConnect(opts) : net.connect(opts);
+}
+
+function checkedConnect(opts: net.NetConnectOpts): net.Socket {
+  const socket = net.connect(opts);
+  if (socketFd(socket) < 0) {
+    socket.destroy();
+    throw new NamespaceSocketError('this Node.js creates TCP sockets lazily; cannot create probe sockets inside the namespace');
+  }
+  return socket;
 }
 
 /** The socket's file descriptor, or -1 while libuv has not created it. */
