@@ -192,7 +192,7 @@ export class Collection {
       }
     }
     if (histogram) type = 'histogram';
-    const help = this.opts.help ? this.opts.help.help(m.name, field) : GENERIC_HELP;
+    const help = this.opts.help ? (histogram ? this.opts.help.histogramHelp(m.name, field) : this.opts.help.help(m.name, field)) : GENERIC_HELP;
     fam = { name: famName, type, header: `# HELP ${famName} ${escapeHelp(help)}\n# TYPE ${famName} ${type}\n`, series: new Map() };
     // The un-suffixed name is an alias of the `_total` family for lookups.
     this.families.set(name, fam);

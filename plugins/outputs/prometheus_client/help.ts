@@ -56,6 +56,32 @@ export class HelpIndex {
     return undefined;
   }
 
+  /**
+   * Help for a histogram family `<base>`: the base's own documentation, else
+   * what the documentation of `<base>_bucket`, `_sum` and `_count` has in
+   * common (their texts usually share the description and differ in a
+   * trailing note such as "sum of observations").
+   */
+  histogramHelp(measurement: string, base: string): string {
+    const own = this.lookup(measurement, base);
+    if (own && own.help) return own.help;
+    const texts: string[] = [];
+    for (const suffix of ['_bucket', '_sum', '_count']) {
+      const d = this.lookup(measurement, base + suffix);
+      if (d && d.help) texts.push(d.help);
+    }
+    if (texts.length === 0) return GENERIC_HELP;
+    if (texts.length === 1) return texts[0];
+    let prefix = texts[0];
+    for (const t of texts.slice(1)) {
+      let i = 0;
+      while (i < prefix.length && i < t.length && prefix[i] === t[i]) i++;
+      prefix = prefix.slice(0, i);
+    }
+    prefix = prefix.replace(/[\s:;,(-]+$/, '');
+    return prefix.length >= 8 ? prefix : texts[0];
+  }
+
   /** Help for a family: the field's documentation, else a generic text naming the source. */
   help(measurement: string, field: string): string {
     const info = this.lookup(measurement, field);

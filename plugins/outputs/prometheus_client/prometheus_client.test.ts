@@ -203,6 +203,43 @@ describe('outputs.prometheus_client page', () => {
     assertPromtoolClean(page);
   });
 
+  test('histogram HELP from the documentation of <field>_bucket/_sum/_count', async () => {
+    const help = (what: string) => `Flow lifetime, seconds: ${what}`;
+    const docs: MeasurementDoc[] = [
+      {
+        name: 'svc',
+        help: '',
+        fields: [
+          { name: 'life_bucket', type: 'int', valueType: 'histogram', help: help('cumulative count of observations <= le') },
+          { name: 'life_sum', type: 'float', valueType: 'histogram', help: help('sum of observations') },
+          { name: 'life_count', type: 'int', valueType: 'histogram', help: help('number of observations') },
+        ],
+      },
+    ];
+    const { out } = make({}, { docs });
+    await out.write([Metric.from('svc', { le: '+Inf' }, { life_bucket: int(1) }, T, 'histogram'), Metric.from('svc', {}, { life_sum: 2.5, life_count: int(1) }, T, 'histogram')]);
+    assert.match(out.collection.render(), /^# HELP svc_life Flow lifetime, seconds\n# TYPE svc_life histogram\n/);
+  });
+
+  test('without injected docs, HELP and TYPE come from the registry of input plugins', async (t) => {
+    const { loadRegistry } = await import('../../../core/registry');
+    let pick: { measurement: string; field: string; help: string; valueType: string } | undefined;
+    for (const p of loadRegistry().inputs.values())
+      for (const m of p.measurements ?? [])
+        for (const f of m.fields)
+          if (!pick && !f.name.includes('<') && (f.valueType === 'counter' || f.valueType === 'gauge') && f.help && (f.type === 'int' || f.type === 'uint' || f.type === 'float'))
+            pick = { measurement: m.name, field: f.name, help: f.help, valueType: f.valueType };
+    if (!pick) return t.skip('no input plugin with documented counter/gauge fields is built');
+    const log = new CaptureLogger('outputs.prometheus_client');
+    const o = withDefaults<PrometheusClientOptions>(plugin.schema, { listen: '127.0.0.1:0' });
+    const out = new PrometheusClientOutput(o, outputContext(log, 'outputs.prometheus_client'));
+    await out.write([Metric.from(pick.measurement, { host: 'h' }, { [pick.field]: int(1) }, T)]);
+    const { help, types } = parsePage(out.collection.render());
+    const name = `${pick.measurement}_${pick.field}`;
+    assert.equal(help.get(name), pick.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n'));
+    assert.equal(types.get(name), pick.valueType);
+  });
+
   test('export_timestamp appends milliseconds', async () => {
     const { out } = make({ export_timestamp: true });
     await out.write([Metric.from('m', {}, { v: int(1) }, 1_700_000_000_123_456_789n)]);
