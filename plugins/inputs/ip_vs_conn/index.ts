@@ -3,6 +3,7 @@
  * per virtual service, real server and state, with connection-reuse detection
  * across gathers (kubernetes#81775). See README.md.
  */
+import * as fs from 'node:fs';
 import { readAsset } from '../../../core/assets';
 import type { Accumulator, Input, InputPlugin, PluginContext } from '../../../core/plugin';
 import { ConnCollector } from './collector';
@@ -11,7 +12,6 @@ import { MEASUREMENTS, buildMetrics } from './metrics';
 import { readConnTable } from './parse';
 import { openFiles, readIntAndClose } from './source';
 import schema from './schema.json';
-import * as fs from 'node:fs';
 
 export interface IpVsConnOptions {
   path: string;
