@@ -43,6 +43,8 @@ export interface CollectorOptions {
   maxEvents?: number;
   /** Snapshots a vanished real server keeps its cumulative counters. */
   groupGrace?: number;
+  /** Most connections tracked for reuse detection (0: the table's limit, 16,777,215). */
+  maxTracked?: number;
 }
 
 export class ConnCollector implements RowSink {
@@ -58,6 +60,8 @@ export class ConnCollector implements RowSink {
   filteredRows = 0;
   reusedNow = 0;
   rescheduledNow = 0;
+  /** Connections counted but not tracked (tracking table full). */
+  untracked = 0;
   events: ReuseEvent[] = [];
   eventsDropped = 0;
   /** Lower bound of the seconds between the previous pass and this one (NaN on the first). */
@@ -72,6 +76,7 @@ export class ConnCollector implements RowSink {
     this.groups = new GroupTable(include);
     this.parser = new ConnTableParser(this);
     this.maxEvents = opts.maxEvents ?? 0;
+    if (opts.maxTracked) this.tracker.limit = Math.min(opts.maxTracked, this.tracker.limit);
     this.grace = opts.groupGrace ?? 10;
   }
 
@@ -86,6 +91,7 @@ export class ConnCollector implements RowSink {
     this.filteredRows = 0;
     this.reusedNow = 0;
     this.rescheduledNow = 0;
+    this.untracked = 0;
     this.events = [];
     this.eventsDropped = 0;
     this.elapsed = now - this.prevEnd;
@@ -121,7 +127,10 @@ export class ConnCollector implements RowSink {
       e = t.upsert(v6Key[0], v6Key[1], v6Key[2], v6Key[3]);
     }
     const status = t.status;
-    if (e < 0) return; // table full (2^24 - 1 connections): counted, not tracked
+    if (e < 0) {
+      this.untracked++; // tracking table full: counted, not tracked
+      return;
+    }
     if (status === NEW) {
       t.set(e, g, r.state, r.expires);
       return;

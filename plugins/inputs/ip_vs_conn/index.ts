@@ -20,6 +20,7 @@ export interface IpVsConnOptions {
   virtual_servers: string[];
   report_reused_connections: boolean;
   max_reuse_events: number;
+  max_tracked_connections: number;
 }
 
 export const DEFAULTS: IpVsConnOptions = {
@@ -29,6 +30,7 @@ export const DEFAULTS: IpVsConnOptions = {
   virtual_servers: [],
   report_reused_connections: false,
   max_reuse_events: 1000,
+  max_tracked_connections: 0,
 };
 
 function monotonicSeconds(): number {
@@ -46,6 +48,7 @@ export class IpVsConnInput implements Input {
     this.collector = new ConnCollector({
       include: filter.empty ? undefined : (tags) => filter.matches(tags),
       maxEvents: this.opts.report_reused_connections ? this.opts.max_reuse_events : 0,
+      maxTracked: this.opts.max_tracked_connections,
     });
   }
 

@@ -98,6 +98,7 @@ export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
   t.addInt('filtered_rows', c.filteredRows);
   t.addInt('malformed_lines', c.parser.malformed);
   t.addInt('tracked_connections', c.tracker.size);
+  t.addInt('untracked_connections', c.untracked);
   t.addInt('tracker_bytes', c.tracker.bytes());
   t.addInt('reused_connections', c.reusedNow);
   t.addInt('rescheduled_connections', c.rescheduledNow);
@@ -163,6 +164,7 @@ export const MEASUREMENTS: MeasurementDoc[] = [
       { name: 'filtered_rows', type: 'int', valueType: 'gauge', help: 'Rows left out by virtual_servers' },
       { name: 'malformed_lines', type: 'int', valueType: 'gauge', help: 'Lines that could not be parsed' },
       { name: 'tracked_connections', type: 'int', valueType: 'gauge', help: 'Connections kept for reuse detection' },
+      { name: 'untracked_connections', type: 'int', valueType: 'gauge', help: 'Connections counted but not tracked (max_tracked_connections reached)' },
       { name: 'tracker_bytes', type: 'int', valueType: 'gauge', help: 'Memory of the tracking table' },
       { name: 'reused_connections', type: 'int', valueType: 'gauge', help: 'Reuses detected in this read' },
       { name: 'rescheduled_connections', type: 'int', valueType: 'gauge', help: 'Reschedules detected in this read' },

@@ -214,6 +214,18 @@ test('events beyond max_reuse_events are counted, not kept', () => {
   );
 });
 
+test('max_tracked_connections: beyond it connections are counted, not tracked', () => {
+  const c = new ConnCollector({ maxTracked: 2 });
+  const rows = [0, 1, 2, 3].map((i) => row('TCP', `10.0.0.9:${40000 + i}`, V, A, 'TIME_WAIT', 28));
+  c.collectText(table(...rows), 0, 0.1);
+  assert.equal(c.tracker.size, 2);
+  assert.equal(c.untracked, 2);
+  const m = buildMetrics(c, { time: 1n, namespace: '', connReuseMode: undefined, events: false });
+  assert.equal(m.find((x) => x.name === 'ipvs_conn')?.getField('time_wait')?.value, 4);
+  assert.equal(m.find((x) => x.name === 'ipvs_conn_table')?.getField('untracked_connections')?.value, 2);
+  assert.equal(m.find((x) => x.name === 'ipvs_conn')?.getField('conn_reuse_mode'), undefined);
+});
+
 test('tracker: statuses and contents agree with a Map over many passes with churn', () => {
   const t = new ConnTracker();
   let rnd = 12345;

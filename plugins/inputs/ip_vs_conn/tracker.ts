@@ -49,6 +49,8 @@ export class ConnTracker {
   size = 0;
   /** Outcome of the last upsert: NEW, FIRST or DUPLICATE. */
   status = NEW;
+  /** Most connections to track; inserts beyond fail (upsert returns -1). */
+  limit = MAX_ENTRIES;
 
   private index = new Int32Array(MIN_INDEX);
   private mask = MIN_INDEX - 1;
@@ -101,6 +103,7 @@ export class ConnTracker {
       this.rebuildIndex(index.length * 2);
       return this.upsert(k0, k1, k2, k3);
     }
+    if (this.size >= this.limit) return -1;
     let e: number;
     if (this.freeHead >= 0) {
       e = this.freeHead;
