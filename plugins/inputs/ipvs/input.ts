@@ -32,7 +32,7 @@ export const DEFAULT_OPTIONS: IpvsOptions = {
   collect_real_servers: true,
   collect_sysctls: false,
   load_module: false,
-  connections: 4,
+  connections: 1,
 };
 
 export class IpvsInput implements Input {

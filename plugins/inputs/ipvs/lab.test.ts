@@ -31,7 +31,7 @@ const CONFIGS: Record<string, string> = {
   all: conf('[[inputs.ipvs]]\n  collect_sysctls = true'),
   ns1: conf('[[inputs.ipvs]]\n  namespace = "ns1"\n  collect_sysctls = true'),
   filtered: conf('[[inputs.ipvs]]\n  virtual_servers = ["tcp:10.10.*:*", "fwmark:47", "udp:[fd00::1]:5?"]\n  virtual_servers_exclude = ["*:10.10.0.4:*"]\n  collect_real_servers = false'),
-  single: conf('[[inputs.ipvs]]\n  connections = 1'),
+  pool: conf('[[inputs.ipvs]]\n  connections = 4'),
 };
 
 function writeConfigs(): string {
@@ -41,6 +41,34 @@ function writeConfigs(): string {
 }
 
 const AGENT = 'lab_node dist/core/cli/main.js';
+
+/** core/ipvs client edge cases, run in the guest (no single quotes inside). */
+const CLIENT_CHECK = `
+const { IpvsClient } = require("./dist/core/ipvs/client.js");
+const { parseAddress } = require("./dist/core/ipvs/address.js");
+const { execSync } = require("child_process");
+(async () => {
+  const c = await IpvsClient.open({ sockets: 2 });
+  const gone = { af: 2, protocol: 6, addr: parseAddress("10.99.0.1").addr, port: 81, fwmark: 0 };
+  const services = await c.listServices();
+  const out = {
+    goneExists: await c.serviceExists(gone),
+    goneDests: (await c.listDestinations(gone)).length,
+    presentExists: await c.serviceExists(services[0]),
+    daemons: await c.getDaemons(),
+    info: await c.getInfo(),
+    timeouts: await c.getConfig(),
+  };
+  const table = await c.listAll((vs) => {
+    if (vs.protocol === 132) execSync("ipvsadm -D --sctp-service 10.10.0.3:3868");
+    return true;
+  });
+  out.services = services.length;
+  out.afterDelete = table.map((e) => e.service.protocol + ":" + e.service.port);
+  console.log(JSON.stringify(out));
+  c.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
 
 let result: GuestResult | undefined;
 
@@ -64,7 +92,7 @@ ip netns exec ns1 sh -c 'echo 0 > /proc/sys/net/ipv4/vs/conn_reuse_mode'
       { name: 'big', sh: `lab_node dist/test/lab/guest/net.js tcp-send 10.10.0.6:9000 ${BIG_BYTES}; sleep 2.5`, timeoutSec: 200 },
       { name: 'all', sh: `${AGENT} --config "$LAB_DIR/all.conf" --test` },
       { name: 'oracle', sh: IPVS_ORACLE },
-      { name: 'single', sh: `${AGENT} --config "$LAB_DIR/single.conf" --test` },
+      { name: 'pool', sh: `${AGENT} --config "$LAB_DIR/pool.conf" --test` },
       { name: 'ns1', sh: `${AGENT} --config "$LAB_DIR/ns1.conf" --test` },
       { name: 'filtered', sh: `${AGENT} --config "$LAB_DIR/filtered.conf" --test` },
       {
@@ -72,6 +100,8 @@ ip netns exec ns1 sh -c 'echo 0 > /proc/sys/net/ipv4/vs/conn_reuse_mode'
         // Unprivileged: no CAP_NET_ADMIN. The run directory is private, so copy the config.
         sh: `cp "$LAB_DIR/all.conf" /tmp/all.conf && chmod 644 /tmp/all.conf && setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$NODE" dist/core/cli/main.js --config /tmp/all.conf --test`,
       },
+      // Last: it deletes a service between the service dump and the destination dumps.
+      { name: 'client', sh: `"$NODE" -e '${CLIENT_CHECK}'` },
     ],
   });
   assertCompleted(result);
@@ -192,10 +222,10 @@ test('ipvs input matches ipvsadm in a UML guest', { timeout: 600_000 }, async (t
     assert.equal(String(inBytes), stats.get('tcp 10.10.0.6:9000')!.inbytes);
   });
 
-  await t.test('one socket gives the same table as the pool', () => {
-    const single = points(r, 'single');
+  await t.test('a pool of four sockets gives the same table as one socket', () => {
+    const pool = points(r, 'pool');
     const strip = (ps: ParsedPoint[]): string[] => ps.filter((p) => p.measurement !== 'ipvs').map((p) => `${p.measurement} ${JSON.stringify(p.tags)} ${num(p, 'connections')} ${num(p, 'bytes_in')}`).sort();
-    assert.deepEqual(strip(single), strip(all));
+    assert.deepEqual(strip(pool), strip(all));
   });
 
   await t.test('sysctls, version, table size and timeouts', () => {
@@ -228,6 +258,20 @@ test('ipvs input matches ipvsadm in a UML guest', { timeout: 600_000 }, async (t
     const f = points(r, 'filtered');
     assert.deepEqual(f.filter((p) => p.measurement === 'ipvs_real_server'), []);
     assert.deepEqual(f.map(vsKey).sort(), ['fwm 47', 'tcp 10.10.0.1:80', 'tcp 10.10.0.6:9000', 'udp [fd00::1]:53']);
+  });
+
+  await t.test('client: unknown service, info, timeouts, a service deleted mid-gather is skipped', () => {
+    const c = r.steps.client;
+    assert.equal(c.code, 0, c.stderr);
+    const out = JSON.parse(c.stdout) as { goneExists: boolean; goneDests: number; presentExists: boolean; daemons: unknown[]; info: { version: string }; timeouts: { udp: number }; services: number; afterDelete: string[] };
+    assert.equal(out.goneExists, false);
+    assert.equal(out.goneDests, 0);
+    assert.equal(out.presentExists, true);
+    assert.deepEqual(out.daemons, []);
+    assert.equal(out.info.version, '1.2.1');
+    assert.equal(out.timeouts.udp, 300);
+    assert.equal(out.afterDelete.length, out.services - 1);
+    assert.ok(!out.afterDelete.includes('132:3868'), 'the deleted SCTP service is not reported');
   });
 
   await t.test('without CAP_NET_ADMIN: one line naming the capability', () => {
