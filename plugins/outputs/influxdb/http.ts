@@ -3,14 +3,11 @@
  * handling, `CREATE DATABASE` through `/query`, per-database/retention-policy
  * grouping from tags.
  */
-import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
+import { lineProtocolBody } from '../../../core/http/body';
 import { HttpClient, type HttpResponse } from '../../../core/http/client';
 import type { Logger } from '../../../core/log';
 import type { Metric } from '../../../core/metric';
 import type { LineProtocolSerializer } from '../../../core/serializers/influx';
-
-const gzip = promisify(zlib.gzip);
 
 /** An error the server returned that should be retried (5xx and unknown). */
 export class InfluxAPIError extends Error {
@@ -177,14 +174,10 @@ export class V1HttpClient {
   /** Resolves 'written' or 'dropped' (logged); throws when the batch should be retried. */
   async writeBatch(db: string, rp: string, batch: readonly Metric[]): Promise<'written' | 'dropped'> {
     const c = this.cfg;
-    const body = c.serializer.serializeBatch(batch, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
-    if (body === '') return 'written';
-    let payload = Buffer.from(body, 'utf8');
+    const payload = await lineProtocolBody(c.serializer, batch, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
+    if (payload.length === 0) return 'written';
     const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'User-Agent': c.userAgent };
-    if (c.gzipLevel !== undefined) {
-      payload = await gzip(payload, { level: c.gzipLevel });
-      headers['Content-Encoding'] = 'gzip';
-    }
+    if (c.gzipLevel !== undefined) headers['Content-Encoding'] = 'gzip';
     const params = new URLSearchParams({ db });
     if (rp !== '') params.set('rp', rp);
     if (c.consistency !== '' && c.consistency !== 'one') params.set('consistency', c.consistency);

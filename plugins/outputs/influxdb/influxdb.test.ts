@@ -95,6 +95,20 @@ describe('outputs.influxdb (real InfluxDB 1.6)', () => {
     }
   });
 
+  test('a large gzip batch (several gzip members) is accepted whole', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const { out } = make({ urls: [s.url], database: 'bigbatch' });
+    await out.connect();
+    const batch: Metric[] = [];
+    for (let i = 0; i < 2500; i++) batch.push(Metric.from('big', { n: String(i % 50) }, { v: int(i) }, T0 + BigInt(i)));
+    await out.write(batch);
+    const rows = await s.select('SELECT count(v), sum(v) FROM big', 'bigbatch');
+    assert.equal(rows[0].count, 2500);
+    assert.equal(rows[0].sum, (2499 * 2500) / 2);
+    out.close();
+  });
+
   test('a field type conflict (HTTP 400 partial write) drops only the points InfluxDB rejected', async (t) => {
     const s = need(t);
     if (!s) return;
@@ -393,6 +407,19 @@ describe('outputs.influxdb (local HTTP server: request shape and status handling
       srv.closeAllConnections();
       await new Promise((r) => srv.close(r));
     }
+  });
+
+  test('the deprecated `url` alone does not add the default URL', async () => {
+    await withServer(
+      (_req, res) => res.writeHead(204).end(),
+      async (url, seen) => {
+        const { out, log } = make({ url, skip_database_creation: true, timeout: '1s' });
+        for (let i = 0; i < 5; i++) await out.write([Metric.from('m', {}, { v: int(i) }, T0)]);
+        assert.equal(seen.length, 5);
+        assert.ok(!log.text().includes('localhost:8086'), log.text());
+        out.close();
+      },
+    );
   });
 
   test('http_proxy: requests go to the proxy with the absolute target URL', async () => {

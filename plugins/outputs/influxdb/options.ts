@@ -1,7 +1,7 @@
 /** Options of `[[outputs.influxdb]]` after schema defaults are applied. */
 export interface InfluxDBOptions {
   url?: string;
-  urls: string[];
+  urls?: string[];
   local_address?: string;
   database: string;
   database_tag: string;

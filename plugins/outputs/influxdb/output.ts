@@ -25,7 +25,7 @@ export class InfluxDBOutput implements Output {
 
   constructor(private readonly opts: InfluxDBOptions, private readonly ctx: OutputContext) {
     const log = ctx.log;
-    const urls = [...opts.urls];
+    const urls = [...(opts.urls ?? [])];
     if (opts.url) urls.push(opts.url);
     if (urls.length === 0) urls.push('http://localhost:8086');
     const serializer = new LineProtocolSerializer({

@@ -5,15 +5,12 @@
  * n²/40 s capped at 60 s); 401/403 and other 5xx are retried at the next
  * flush; other 4xx drop the batch with a log line.
  */
-import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
 import { formatDuration } from '../../../core/config/duration';
+import { lineProtocolBody } from '../../../core/http/body';
 import type { HttpClient, HttpResponse } from '../../../core/http/client';
 import type { Logger } from '../../../core/log';
 import type { Metric } from '../../../core/metric';
 import type { LineProtocolSerializer } from '../../../core/serializers/influx';
-
-const gzip = promisify(zlib.gzip);
 
 const MAX_BACKOFF_S = 60;
 const MAX_RETRY_AFTER_S = 600;
@@ -149,15 +146,11 @@ export class V2Client {
       }
       batch[k] = m;
     }
-    const body = c.serializer.serializeBatch(batch, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
-    if (body === '') return 'written';
-    let payload = Buffer.from(body, 'utf8');
+    const payload = await lineProtocolBody(c.serializer, batch, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
+    if (payload.length === 0) return 'written';
     const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'User-Agent': c.userAgent };
     if (!c.hasAuthorizationHeader && c.token !== '') headers['Authorization'] = `Token ${c.token}`;
-    if (c.gzipLevel !== undefined) {
-      payload = await gzip(payload, { level: c.gzipLevel });
-      headers['Content-Encoding'] = 'gzip';
-    }
+    if (c.gzipLevel !== undefined) headers['Content-Encoding'] = 'gzip';
     const params = new URLSearchParams({ bucket, org: c.organization });
     const res = await c.http.request('POST', '/api/v2/write', params, payload, headers);
     const status = res.status;

@@ -70,6 +70,18 @@ describe('outputs.influxdb_v2', () => {
     out.close();
   });
 
+  test('a large batch is sent as one request of several gzip members and parsed whole', async () => {
+    const s = await stub();
+    const { out } = make({ urls: [s.url] });
+    const t = NOW();
+    const batch: Metric[] = [];
+    for (let i = 0; i < 2500; i++) batch.push(Metric.from('big', { n: String(i) }, { v: int(i) }, t));
+    await out.write(batch);
+    assert.equal(s.requests.length, 1);
+    assert.equal(s.points('metrics').length, 2500);
+    out.close();
+  });
+
   test('identity encoding sends a plain body', async () => {
     const s = await stub();
     const { out } = make({ urls: [s.url], content_encoding: 'identity' });

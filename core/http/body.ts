@@ -1,0 +1,39 @@
+/**
+ * Request bodies of line protocol for HTTP outputs, optionally gzip-compressed.
+ *
+ * A large batch is serialized in slices and each slice is compressed as its
+ * own gzip member as soon as it is ready: compression runs on libuv's thread
+ * pool while the event loop serializes the next slice, instead of after the
+ * whole batch. Concatenated members form one valid gzip stream (RFC 1952
+ * §2.2) that Go's and Node's readers decompress as a whole.
+ */
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import type { Metric } from '../metric';
+import type { LineProtocolSerializer, MetricSerializeError } from '../serializers/influx';
+
+const gzip = promisify(zlib.gzip);
+
+/** Metrics per gzip member: big enough for a good ratio, small enough to overlap. */
+const SLICE = 1000;
+
+export async function lineProtocolBody(
+  serializer: LineProtocolSerializer,
+  batch: readonly Metric[],
+  gzipLevel: number | undefined,
+  onSkip?: (err: MetricSerializeError, m: Metric) => void,
+): Promise<Buffer> {
+  if (gzipLevel === undefined || batch.length <= SLICE) {
+    const raw = serializer.serializeBatchToBuffer(batch, onSkip);
+    if (raw.length === 0 || gzipLevel === undefined) return raw;
+    return gzip(raw, { level: gzipLevel });
+  }
+  const parts: Promise<Buffer>[] = [];
+  for (let i = 0; i < batch.length; i += SLICE) {
+    const raw = serializer.serializeBatchToBuffer(batch.slice(i, i + SLICE), onSkip);
+    if (raw.length > 0) parts.push(gzip(raw, { level: gzipLevel }));
+  }
+  if (parts.length === 0) return Buffer.alloc(0);
+  const members = await Promise.all(parts);
+  return members.length === 1 ? members[0] : Buffer.concat(members);
+}
