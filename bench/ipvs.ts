@@ -9,19 +9,22 @@
  * Targets: ≤ 0.7 × ipvsadm's time, RSS < 200 MB.
  *
  *   node dist/bench/ipvs.js [SERVICES] [DESTS] [ROUNDS]
+ *   BENCH_POOLS=1,4 (socket counts to run), BENCH_NODE_FLAGS="--single-threaded-gc" (gatherer's node flags)
  */
 import { isLabAvailable, runGuest } from '../test/lab/lab';
 
 const SERVICES = Number(process.argv[2] ?? 10000);
 const DESTS = Number(process.argv[3] ?? 10);
 const ROUNDS = Number(process.argv[4] ?? 5);
-const POOLS = [1, 4];
+const POOLS = (process.env.BENCH_POOLS ?? '1,4').split(',').map(Number);
+/** Extra node flags for the gathering process, e.g. BENCH_NODE_FLAGS=--single-threaded-gc. */
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ?? '';
 
 /** Alternates ipvsadm and a gather of one warm `serve` process, ROUNDS times. */
 function pairedRounds(sockets: number): string {
   return `
 mkfifo /tmp/ctl${sockets}
-"$NODE" dist/bench/_ipvs-guest.js serve ${sockets} < /tmp/ctl${sockets} > /tmp/serve${sockets}.out 2> "$LAB_DIR/serve${sockets}.err" &
+"$NODE" ${NODE_FLAGS} dist/bench/_ipvs-guest.js serve ${sockets} < /tmp/ctl${sockets} > /tmp/serve${sockets}.out 2> "$LAB_DIR/serve${sockets}.err" &
 exec 3> /tmp/ctl${sockets}
 i=0
 while [ $i -lt ${ROUNDS + 1} ]; do
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
     // Round 1 is the cold gather (JIT compilation, heap growth): reported apart.
     const ratios = ours.slice(1).map((g, i) => g.ms / adm[i + 1]);
     const rss = Math.max(...ours.map((g) => g.rssMB));
-    console.log(`\n${n} socket(s): ${ours[0].metrics} metrics per gather`);
+    console.log(`\n${n} socket(s)${NODE_FLAGS ? ` (node ${NODE_FLAGS})` : ''}: ${ours[0].metrics} metrics per gather`);
     console.log(`  pairs (ipvsadm ms / lvsagent gather ms): ${adm.map((a, i) => `${a}/${ours[i].ms}`).join('  ')}`);
     console.log(`  cold gather: ${ours[0].ms} ms vs ipvsadm ${adm[0]} ms → ${(ours[0].ms / adm[0]).toFixed(2)}×`);
     console.log(`  warm gathers: median ${median(ours.slice(1).map((g) => g.ms))} ms vs ipvsadm median ${median(adm.slice(1))} ms; paired ratio median ${median(ratios).toFixed(2)}× (range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; target ≤ 0.70)`);
