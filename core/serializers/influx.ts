@@ -146,6 +146,8 @@ for (const c of [9, 10, 12, 13, 32, 44]) CLASS[c] |= 1 | 2;
 CLASS[61] |= 2; // '='
 CLASS[34] |= 4; // '"'
 CLASS[92] |= 4; // '\\'
+/** Bytes reserved before each metric (and again mid-way) so small writes need no capacity check. */
+const HEADROOM = 16 * 1024;
 const NAME = 1;
 const KEY = 2;
 const STRING = 4;
@@ -165,6 +167,8 @@ export class LineProtocolSerializer {
   private lastTime: bigint = -1n;
   private lastFooter = '';
   private keyCache = new Map<string, string>();
+  private keyStrings: string[] = [];
+  private keyBytes: Buffer[] = [];
 
   constructor(opts: InfluxSerializerOptions = {}) {
     this.uintSupport = opts.uintSupport ?? false;
@@ -185,7 +189,8 @@ export class LineProtocolSerializer {
   /** Copies `s` if it is plain ASCII without characters of `cls`; false (nothing written) otherwise. */
   private writePlain(s: string, cls: number): boolean {
     const len = s.length;
-    this.ensure(len);
+    // writeMetric reserves HEADROOM bytes; only long strings need their own check.
+    if (len > 256) this.ensure(len);
     const buf = this.buf;
     let pos = this.pos;
     for (let i = 0; i < len; i++) {
@@ -207,14 +212,18 @@ export class LineProtocolSerializer {
     this.writeUtf8(cls === NAME ? escapeName(s) : cls === KEY ? escapeKey(s) : escapeStringValue(s));
   }
 
+  /** Keeps at least 1 KiB free: every element below writes at most that much without its own check. */
+  private reserve(): void {
+    if (this.buf.length - this.pos < 1024) this.ensure(HEADROOM);
+  }
+
+  /** Within the reserved headroom: no capacity check. */
   private writeByte(c: number): void {
-    this.ensure(1);
     this.buf[this.pos++] = c;
   }
 
   /** Writes a non-negative integer below 2^53 digit by digit. */
   private writeDigits(v: number): void {
-    this.ensure(20);
     const buf = this.buf;
     if (v < 1e9) {
       this.writeSmall(v, false);
@@ -288,6 +297,34 @@ export class LineProtocolSerializer {
     return false;
   }
 
+  /**
+   * Writes `key=`. Consecutive metrics of a measurement have the same keys in
+   * the same positions, so the encoded bytes are remembered per position and
+   * copied without re-checking each character.
+   */
+  private writeFieldKey(i: number, key: string): void {
+    let bytes = this.keyBytes[i];
+    if (this.keyStrings[i] !== key || bytes === undefined) {
+      bytes = Buffer.from((this.writePlainCheck(key) ? key : this.escapedFieldKey(key)) + '=', 'utf8');
+      this.keyStrings[i] = key;
+      this.keyBytes[i] = bytes;
+    }
+    const n = bytes.length;
+    if (n > 256) this.ensure(n);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let j = 0; j < n; j++) buf[pos++] = bytes[j];
+    this.pos = pos;
+  }
+
+  private writePlainCheck(s: string): boolean {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128 || (CLASS[c] & KEY) !== 0) return false;
+    }
+    return true;
+  }
+
   /** Field keys repeat across metrics: cache their escaped form. */
   private escapedFieldKey(key: string): string {
     let p = this.keyCache.get(key);
@@ -330,6 +367,7 @@ export class LineProtocolSerializer {
       this.writeUtf8(this.serializeSplit(m));
       return;
     }
+    this.ensure(HEADROOM);
     const lineStart = this.pos;
     if (m.name === '') throw new MetricSerializeError('', 'invalid name');
     this.writeEscaped(m.name, NAME);
@@ -338,6 +376,7 @@ export class LineProtocolSerializer {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       const v = values[i];
+      this.reserve();
       // Empty keys/values and trailing backslashes take the slow path (they are skipped or trimmed).
       if (k.length === 0 || v.length === 0 || k.charCodeAt(k.length - 1) === 92 || v.charCodeAt(v.length - 1) === 92) {
         const kt = tagText(k);
@@ -363,11 +402,10 @@ export class LineProtocolSerializer {
       if (f.key === '') continue;
       const mark = this.pos;
       if (written > 0) this.writeByte(44);
-      const key = f.key;
-      if (!this.writePlain(key, KEY)) this.writeUtf8(this.escapedFieldKey(key));
-      this.writeByte(61);
+      this.writeFieldKey(i, f.key);
       if (this.writeValue(f)) written++;
       else this.pos = mark;
+      this.reserve();
     }
     if (written === 0) {
       this.pos = lineStart;

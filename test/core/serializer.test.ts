@@ -123,6 +123,28 @@ describe('line protocol serializer', () => {
     assert.throws(() => new LineProtocolSerializer({ maxLineBytes: 10 }).serialize(m), /need more space/);
   });
 
+  test('large metrics and batches grow the buffer without losing bytes', () => {
+    const m = new Metric('big', T);
+    for (let i = 0; i < 300; i++) m.setTag(`tag${String(i).padStart(3, '0')}`, 'v'.repeat(200) + i);
+    for (let i = 0; i < 300; i++) m.addField(`field_${'k'.repeat(100)}_${i}`, FieldType.Int, 1e15 + i);
+    m.addField('s', FieldType.String, 'x'.repeat(100_000));
+    const line = s.serialize(m);
+    assert.ok(line.endsWith(`" ${T}\n`));
+    for (let i = 0; i < 300; i++) assert.ok(line.includes(`,tag${String(i).padStart(3, '0')}=${'v'.repeat(200)}${i}`), `tag ${i}`);
+    for (let i = 0; i < 300; i++) assert.ok(line.includes(`field_${'k'.repeat(100)}_${i}=${1e15 + i}i`), `field ${i}`);
+    const batch = s.serializeBatchToBuffer(Array.from({ length: 50 }, () => m));
+    assert.equal(batch.length, Buffer.byteLength(line) * 50);
+    assert.equal(batch.toString('utf8', 0, Buffer.byteLength(line)), line);
+  });
+
+  test('non-ASCII text is written as UTF-8 and escaped where needed', () => {
+    const m = metric('mé tric', { 'clé': 'valeur ünïcode, ok' }, [
+      ['champ', FieldType.String, 'naïve "q" ☃'],
+      ['ключ', FieldType.Int, 1],
+    ]);
+    assert.equal(s.serialize(m), `mé\\ tric,clé=valeur\\ ünïcode\\,\\ ok champ="naïve \\"q\\" ☃",ключ=1i ${T}\n`);
+  });
+
   test('floats print in shortest round-trip form without exponent', () => {
     assert.equal(formatFloat(1e21), '1000000000000000000000');
     assert.equal(formatFloat(1.5e-7), '0.00000015');
