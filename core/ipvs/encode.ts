@@ -1,11 +1,7 @@
 /**
  * IPVS request builders on the netlink layer's MessageBuilder. Nests are sent
  * without NLA_F_NESTED, as ipvsadm (libnl) does, which every kernel accepts.
- *
- * Initial capacities are chosen so that no message needs the builder to grow:
- * the be16/be32 writers of AttributeEncoder (as of 1b89b48) evaluate `this.buf`
- * before `attr()` may replace it, so a write right after a growth lands in the
- * old buffer (reported to the netlink layer's author).
+ * Initial capacities fit each message, so builders never grow.
  */
 import { HOST_LE } from '../netlink/attributes';
 import { MessageBuilder } from '../netlink/message';
