@@ -215,7 +215,7 @@ describe('outputs.influxdb (real InfluxDB 1.6)', () => {
       const started = Date.now();
       await assert.rejects(out.write([Metric.from('m', {}, { v: int(2) }, T0 + 1n)]), /could not write any address/);
       const took = Date.now() - started;
-      assert.ok(took >= 250 && took < 2000, `timeout enforced (${took} ms)`);
+      assert.ok(took >= 250 && took < 5000, `timeout enforced (${took} ms)`);
       assert.match(log.text(), /timeout after 300 ms/);
 
       await proxy.setMode('reset');
