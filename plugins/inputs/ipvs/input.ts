@@ -13,7 +13,7 @@ import { withNetns } from '../../../core/netlink/netns';
 import type { Accumulator, Input, PluginContext } from '../../../core/plugin';
 import { protocolName, realServerMetric, serviceTags, virtualServerMetric } from './metrics';
 import { readIpvsSysctls } from './sysctl';
-import { VirtualServerFilter } from './vsfilter';
+import { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
 
 export interface IpvsOptions {
   namespace: string;

@@ -16,7 +16,7 @@ import { LineProtocolSerializer } from '../../../core/serializers/influx';
 import plugin from './index';
 import { IpvsInput } from './input';
 import { realServerMetric, serviceTags, virtualServerMetric } from './metrics';
-import { VirtualServerFilter, VsFilterError } from './vsfilter';
+import { VirtualServerFilter, VsFilterError } from '../../../core/ipvs/vsfilter';
 
 class TestAccumulator implements Accumulator {
   metrics: Metric[] = [];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { IpvsStats, RealServer, ServiceWithDestinations, VirtualService } from '../../../core/ipvs/types';
 import { pairsFromIpvs, ServiceSelector } from './discovery';
 import { canonicalIp, parseStaticTarget, TargetSyntaxError } from './target';
-import { VirtualServerFilter, VsFilterError } from './vsfilter';
+import { VirtualServerFilter, VsFilterError } from '../../../core/ipvs/vsfilter';
 
 const stats: IpvsStats = { connections: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, cps: 0, ppsIn: 0, ppsOut: 0, bpsIn: 0, bpsOut: 0, from64: true };
 

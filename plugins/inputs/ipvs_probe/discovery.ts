@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { familyName as ipvsFamilyName } from '../../../core/ipvs/address';
 import type { ServiceWithDestinations, VirtualService } from '../../../core/ipvs/types';
 import { canonicalIp, familyName, parseStaticTarget, TargetSet, type PairTags } from './target';
-import type { VirtualServerFilter } from './vsfilter';
+import type { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -13,7 +13,7 @@ import { startProbe, type ProbeOutcome, type ProbeSpec } from './probe';
 import { runRound } from './round';
 import type { NetnsRunner } from './socket';
 import type { PairTags, TargetSet } from './target';
-import { VirtualServerFilter } from './vsfilter';
+import { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
 
 export const MEASUREMENT = 'ipvs_probe';
 export const ROUND_MEASUREMENT = 'ipvs_probe_round';

@@ -5,7 +5,7 @@ import * as tls from 'node:tls';
 import { parseDuration } from '../../../core/config/duration';
 import type { ProbeKind, ProbeSpec } from './probe';
 import { parseStaticTarget } from './target';
-import { VirtualServerFilter } from './vsfilter';
+import { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
 
 export interface IpvsProbeOptions {
   targets: string[];

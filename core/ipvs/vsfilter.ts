@@ -1,7 +1,10 @@
 /**
  * `virtual_servers` / `virtual_servers_exclude`: glob patterns over virtual
- * server identities, applied to the service dump BEFORE any per-service
- * destination request, so excluded services cost no netlink round trip.
+ * server identities, shared by every plugin that selects IPVS services (the
+ * ipvs input applies them to the service dump BEFORE any per-service
+ * destination request, so excluded services cost no netlink round trip; the
+ * probe input selects which real servers to probe), so one list can be pasted
+ * into both sections.
  *
  * Pattern forms (each part is a glob: `*`, `?`, `[abc]`, `{a,b}`):
  *
@@ -15,7 +18,7 @@
  * Protocols are the tag values: tcp, udp, sctp (or a number for others);
  * addresses are compared in the tag's text form (compressed IPv6).
  */
-import { compileGlobs, GlobError, type Matcher } from '../../../core/filter/glob';
+import { compileGlobs, GlobError, type Matcher } from '../filter/glob';
 
 export interface VsIdentity {
   /** 'tcp' | 'udp' | 'sctp' | decimal protocol; '' for fwmark services. */
