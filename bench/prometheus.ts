@@ -9,7 +9,7 @@
 import { Registry, Gauge } from 'prom-client';
 import { Collection } from '../plugins/outputs/prometheus_client/collection';
 import { HelpIndex } from '../plugins/outputs/prometheus_client/help';
-import { Metric, uint } from '../core/metric';
+import { Metric } from '../core/metric';
 
 const SERVERS = 20_000;
 const FIELDS = ['connections', 'cps', 'bytes_in', 'bytes_out', 'pkts_in'] as const;
@@ -51,7 +51,6 @@ function ms(t0: bigint): number {
 }
 
 async function main(): Promise<void> {
-  void uint;
   const batches = Array.from({ length: ROUNDS }, (_, r) => batch(r));
   // Reachable to the end, so heap differences measure only the stores.
   (globalThis as { keepBatches?: unknown }).keepBatches = batches;
