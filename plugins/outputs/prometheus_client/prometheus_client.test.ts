@@ -351,6 +351,8 @@ describe('outputs.prometheus_client with a real Prometheus server', () => {
         Metric.from('probe', { le: '0.1', target: 'a' }, { rtt_bucket: int(3) }, now, 'histogram'),
         Metric.from('probe', { le: '+Inf', target: 'a' }, { rtt_bucket: int(4) }, now, 'histogram'),
         Metric.from('probe', { target: 'a' }, { rtt_sum: 0.3, rtt_count: int(4) }, now, 'histogram'),
+        // Enough series for a page over 1 KiB, which is sent gzip-compressed to Prometheus.
+        ...Array.from({ length: 200 }, (_, i) => Metric.from('filler', { n: String(i) }, { v: int(i) }, now, 'gauge')),
       ]);
       await prom.waitUp();
       let result: Awaited<ReturnType<typeof prom.query>> = [];
@@ -366,6 +368,8 @@ describe('outputs.prometheus_client with a real Prometheus server', () => {
         ['+Inf', '4'],
         ['0.1', '3'],
       ]);
+      const filler = await prom.query('sum(filler_v)');
+      assert.equal(filler[0]?.value[1], String((199 * 200) / 2));
       const meta = await fetch(`${prom.url}/api/v1/metadata?metric=ipvs_virtual_server_connections`).then((r) => r.json() as Promise<{ data: Record<string, { type: string; help: string }[]> }>);
       assert.equal(meta.data.ipvs_virtual_server_connections?.[0]?.type, 'counter');
       assert.equal(meta.data.ipvs_virtual_server_connections?.[0]?.help, 'Connections scheduled to this virtual server');
