@@ -3,6 +3,7 @@
  * fills the same record for every message so that dumps of a million entries
  * and event streams allocate nothing per flow. Copy what you keep.
  */
+import { formatIPv4Word, formatIPv6Bytes } from '../net/ipaddr';
 import { AF_INET, AF_INET6 } from './constants';
 
 /** One direction of a conntrack entry (CTA_TUPLE_ORIG or CTA_TUPLE_REPLY). */
@@ -129,34 +130,6 @@ export interface CtGlobalStats {
   maxEntries?: number;
 }
 
-export function ipv4String(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-/** RFC 5952 text: lowercase, longest zero run (≥ 2 groups) compressed, IPv4-mapped as ::ffff:a.b.c.d. */
-export function ipv6String(b: Uint8Array): string {
-  const g = new Array<number>(8);
-  for (let i = 0; i < 8; i++) g[i] = (b[2 * i] << 8) | b[2 * i + 1];
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) return g.map((x) => x.toString(16)).join(':');
-  const head = g.slice(0, bestStart).map((x) => x.toString(16)).join(':');
-  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
-  return `${head}::${tail}`;
-}
+/** Address text as Go's net.IP.String() (the form of every plugin's address tags). */
+export const ipv4String = formatIPv4Word;
+export const ipv6String = (b: Uint8Array): string => formatIPv6Bytes(b, 0);

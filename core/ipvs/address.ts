@@ -4,6 +4,7 @@
  * other IPv6 in RFC 5952 form (lowercase hex, no leading zeros, the first
  * longest run of two or more zero groups as "::").
  */
+import { formatIPv6Bytes } from '../net/ipaddr';
 import { AF_INET, AF_INET6 } from './constants';
 
 export function formatIPv4(b: Uint8Array, off: number): string {
@@ -11,35 +12,7 @@ export function formatIPv4(b: Uint8Array, off: number): string {
 }
 
 export function formatIPv6(b: Uint8Array, off: number): string {
-  let mapped = true;
-  for (let i = 0; i < 10; i++) if (b[off + i] !== 0) mapped = false;
-  if (mapped && b[off + 10] === 0xff && b[off + 11] === 0xff) return formatIPv4(b, off + 12);
-  // Longest run of zero groups (first one wins a tie), only if at least 2 groups long.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let g = 0; g < 8; ) {
-    if (b[off + 2 * g] === 0 && b[off + 2 * g + 1] === 0) {
-      let e = g;
-      while (e < 8 && b[off + 2 * e] === 0 && b[off + 2 * e + 1] === 0) e++;
-      if (e - g > bestLen) {
-        bestStart = g;
-        bestLen = e - g;
-      }
-      g = e;
-    } else g++;
-  }
-  if (bestLen < 2) bestStart = -1;
-  let s = '';
-  for (let g = 0; g < 8; g++) {
-    if (g === bestStart) {
-      s += '::';
-      g += bestLen - 1;
-      continue;
-    }
-    if (s.length > 0 && !s.endsWith(':')) s += ':';
-    s += ((b[off + 2 * g] << 8) | b[off + 2 * g + 1]).toString(16);
-  }
-  return s;
+  return formatIPv6Bytes(b, off);
 }
 
 /** Formats a raw address by family; unknown families print as IPv6 when 16 bytes are present. */

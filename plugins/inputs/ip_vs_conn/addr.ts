@@ -2,46 +2,15 @@
  * Address text exactly as Go's net.IP.String() prints it, so that tags match
  * Telegraf's ipvs_real_server: dotted IPv4; IPv6 per RFC 5952 (lower-case hex,
  * the longest run of two or more zero groups, the first on a tie, as "::");
- * IPv4-mapped IPv6 (::ffff:a.b.c.d) as plain dotted IPv4, as Go does.
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) as plain dotted IPv4, as Go does
+ * (core/net/ipaddr.ts, shared with the ipvs and conntrack code).
  */
+import { formatIPv4Word, formatIPv6Words } from '../../../core/net/ipaddr';
 
-export function formatIPv4(w: number): string {
-  return `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
-}
+export const formatIPv4 = formatIPv4Word;
 
 /** `words` = four 32-bit words, most significant first. */
-export function formatIPv6(words: ArrayLike<number>): string {
-  const g: number[] = [];
-  for (let i = 0; i < 4; i++) g.push(words[i] >>> 16, words[i] & 0xffff);
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) return formatIPv4(words[3] >>> 0);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) bestStart = -1;
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      out += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (out !== '' && !out.endsWith(':')) out += ':';
-    out += g[i].toString(16);
-  }
-  return out;
-}
+export const formatIPv6 = formatIPv6Words;
 
 export function formatAddress(af: number, words: ArrayLike<number>): string {
   return af === 4 ? formatIPv4(words[0] >>> 0) : formatIPv6(words);
