@@ -270,6 +270,10 @@ export function guestInitScript(dir: string, opts: GuestOptions, steps: GuestSte
     'mount -t sysfs sysfs /sys',
     'mount -t tmpfs tmpfs /tmp',
     'mount -t tmpfs tmpfs /run',
+    // A checkout (CI's clone, say) or node installed under /tmp or /run would be hidden by those tmpfs.
+    ...[repoRoot, path.dirname(process.execPath)]
+      .filter((p) => /^\/(tmp|run)(\/|$)/.test(p))
+      .flatMap((p) => [`mkdir -p ${q(p)}`, `mount -t hostfs -o ${q(p)} none ${q(p)}`]),
     `mkdir -p ${q(dir)}`,
     `mount -t hostfs -o ${q(dir)} none ${q(dir)}`,
     `LAB_DIR=${q(dir)}`,
