@@ -167,8 +167,9 @@ export class LineProtocolSerializer {
   private lastTime: bigint = -1n;
   private lastFooter = '';
   private keyCache = new Map<string, string>();
-  private keyStrings: string[] = [];
-  private keyBytes: Buffer[] = [];
+  private readonly nameCache: PositionalBytes = { strings: [], bytes: [] };
+  private readonly tagKeyCache: PositionalBytes = { strings: [], bytes: [] };
+  private readonly fieldKeyCache: PositionalBytes = { strings: [], bytes: [] };
 
   constructor(opts: InfluxSerializerOptions = {}) {
     this.uintSupport = opts.uintSupport ?? false;
@@ -298,16 +299,17 @@ export class LineProtocolSerializer {
   }
 
   /**
-   * Writes `key=`. Consecutive metrics of a measurement have the same keys in
+   * Copies the bytes of a constant element (measurement name, `,tagkey=`,
+   * `fieldkey=`). Consecutive metrics of a measurement have the same keys in
    * the same positions, so the encoded bytes are remembered per position and
    * copied without re-checking each character.
    */
-  private writeFieldKey(i: number, key: string): void {
-    let bytes = this.keyBytes[i];
-    if (this.keyStrings[i] !== key || bytes === undefined) {
-      bytes = Buffer.from((this.writePlainCheck(key) ? key : this.escapedFieldKey(key)) + '=', 'utf8');
-      this.keyStrings[i] = key;
-      this.keyBytes[i] = bytes;
+  private writeCached(cache: PositionalBytes, i: number, key: string, encode: (key: string) => string): void {
+    let bytes = cache.bytes[i];
+    if (cache.strings[i] !== key || bytes === undefined) {
+      bytes = Buffer.from(encode(key), 'utf8');
+      cache.strings[i] = key;
+      cache.bytes[i] = bytes;
     }
     const n = bytes.length;
     if (n > 256) this.ensure(n);
@@ -316,6 +318,10 @@ export class LineProtocolSerializer {
     for (let j = 0; j < n; j++) buf[pos++] = bytes[j];
     this.pos = pos;
   }
+
+  private readonly encodeName = (name: string): string => escapeName(name);
+  private readonly encodeTagKey = (key: string): string => ',' + (this.writePlainCheck(key) ? key : escapeKey(key)) + '=';
+  private readonly encodeFieldKey = (key: string): string => (this.writePlainCheck(key) ? key : this.escapedFieldKey(key)) + '=';
 
   private writePlainCheck(s: string): boolean {
     for (let i = 0; i < s.length; i++) {
@@ -370,7 +376,7 @@ export class LineProtocolSerializer {
     this.ensure(HEADROOM);
     const lineStart = this.pos;
     if (m.name === '') throw new MetricSerializeError('', 'invalid name');
-    this.writeEscaped(m.name, NAME);
+    this.writeCached(this.nameCache, 0, m.name, this.encodeName);
     const keys = m.tagKeys;
     const values = m.tagValues;
     for (let i = 0; i < keys.length; i++) {
@@ -388,9 +394,7 @@ export class LineProtocolSerializer {
         this.writeUtf8(vt);
         continue;
       }
-      this.writeByte(44);
-      this.writeEscaped(k, KEY);
-      this.writeByte(61);
+      this.writeCached(this.tagKeyCache, i, k, this.encodeTagKey);
       this.writeEscaped(v, KEY);
     }
     this.writeByte(32);
@@ -402,7 +406,7 @@ export class LineProtocolSerializer {
       if (f.key === '') continue;
       const mark = this.pos;
       if (written > 0) this.writeByte(44);
-      this.writeFieldKey(i, f.key);
+      this.writeCached(this.fieldKeyCache, i, f.key, this.encodeFieldKey);
       if (this.writeValue(f)) written++;
       else this.pos = mark;
       this.reserve();
@@ -482,6 +486,11 @@ export class LineProtocolSerializer {
   serializeBatch(metrics: readonly Metric[], onSkip?: (err: MetricSerializeError, m: Metric) => void): string {
     return this.serializeBatchToBuffer(metrics, onSkip).toString('utf8');
   }
+}
+
+interface PositionalBytes {
+  strings: string[];
+  bytes: Buffer[];
 }
 
 function compareFieldKeys(a: Field, b: Field): number {
