@@ -69,6 +69,8 @@ export interface Output {
    */
   write(metrics: Metric[]): Promise<void>;
   close?(): Promise<void> | void;
+  /** Output-specific statistics (e.g. `bytes_written`), reported as extra `internal_write` fields. */
+  stats?(): Record<string, number>;
 }
 
 export interface FieldDoc {

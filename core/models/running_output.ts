@@ -45,6 +45,7 @@ export class RunningOutput {
     Stat
   >;
   private writing: Promise<void> | undefined;
+  private readonly statTags: Record<string, string>;
   /** After a failed write, "batch ready" flushes wait for the next timer flush. */
   private lastWriteFailed = false;
   /** Called when a full batch is waiting (the agent schedules a flush). */
@@ -60,6 +61,7 @@ export class RunningOutput {
     this.buffer = new MetricBuffer(config.metricBufferLimit);
     const tags: Record<string, string> = { output: config.name };
     if (config.alias) tags.alias = config.alias;
+    this.statTags = tags;
     const reg = (f: string, timing = false): Stat => selfStats.register('internal_write', f, tags, timing);
     this.stats = {
       metricsAdded: reg('metrics_added'),
@@ -148,6 +150,11 @@ export class RunningOutput {
     return ok;
   }
 
+  private publishOutputStats(): void {
+    if (!this.output.stats) return;
+    for (const [field, value] of Object.entries(this.output.stats())) selfStats.register('internal_write', field, this.statTags).set(value);
+  }
+
   private async writeBatch(batch: Metric[]): Promise<boolean> {
     const start = process.hrtime.bigint();
     try {
@@ -157,6 +164,7 @@ export class RunningOutput {
       this.stats.metricsWritten.incr(batch.length);
       selfStats.register('internal_agent', 'metrics_written').incr(batch.length);
       this.stats.writeTime.set(Number(ns));
+      this.publishOutputStats();
       this.lastWriteFailed = false;
       this.log.debug(`Wrote batch of ${batch.length} metrics in ${(Number(ns) / 1e6).toFixed(3)}ms`);
       this.log.debug(`Buffer fullness: ${this.buffer.length} / ${this.config.metricBufferLimit} metrics`);

@@ -5,6 +5,7 @@ import { MetricBuffer } from '../../core/models/buffer';
 import { RunningOutput } from '../../core/models/running_output';
 import { Logger } from '../../core/log';
 import { PartialWriteError, type Output } from '../../core/plugin';
+import { selfStats } from '../../core/selfstat';
 
 function metrics(from: number, to: number): Metric[] {
   const out: Metric[] = [];
@@ -134,6 +135,19 @@ describe('running output delivery', () => {
     await ro.flush();
     assert.deepEqual(out.written, [2, 3, 4]);
     assert.equal(ro.buffer.droppedSinceWarning, 0);
+  });
+
+  test("an output's own statistics become internal_write fields", async () => {
+    let bytes = 0;
+    const out: Output = {
+      write: async (b) => void (bytes += b.length * 10),
+      stats: () => ({ bytes_written: bytes }),
+    };
+    const ro = runningOutput(out, 10, 100);
+    for (const m of metrics(0, 3)) ro.add(m);
+    await ro.flush();
+    const group = selfStats.snapshot().find((g) => g.measurement === 'internal_write' && g.tags.output === 'scripted' && 'bytes_written' in g.fields);
+    assert.equal(group?.fields.bytes_written, 30);
   });
 
   test('concurrent flushes do not write the same metrics twice', async () => {
