@@ -87,7 +87,7 @@ export interface MeasurementDoc {
   fields: FieldDoc[];
 }
 
-interface PluginBase<O> {
+interface PluginBase {
   name: string;
   description: string;
   /** JSON Schema of the plugin's own options. */
@@ -98,11 +98,9 @@ interface PluginBase<O> {
   sampleConfig: string;
   /** Field documentation, used for Prometheus `# HELP` text. */
   measurements?: MeasurementDoc[];
-  /** Options after defaults are applied by ajv (useDefaults). */
-  _options?: O;
 }
 
-export interface InputPlugin<O = Record<string, unknown>> extends PluginBase<O> {
+export interface InputPlugin<O = Record<string, unknown>> extends PluginBase {
   kind: 'input';
   create(options: O, ctx: PluginContext): Input;
 }
@@ -111,9 +109,10 @@ export interface OutputContext extends PluginContext {
   /** Serializer settings shared by line-protocol outputs. */
 }
 
-export interface OutputPlugin<O = Record<string, unknown>> extends PluginBase<O> {
+export interface OutputPlugin<O = Record<string, unknown>> extends PluginBase {
   kind: 'output';
   create(options: O, ctx: OutputContext): Output;
 }
 
-export type AnyPlugin = InputPlugin<any> | OutputPlugin<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Any plugin descriptor, whatever its options type (create() is checked per plugin). */
+export type AnyPlugin = InputPlugin<never> | OutputPlugin<never>;

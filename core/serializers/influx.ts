@@ -227,12 +227,12 @@ export class LineProtocolSerializer {
   private writeDigits(v: number): void {
     const buf = this.buf;
     if (v < 1e9) {
-      this.writeSmall(v, false);
+      this.writeSmall(v);
       return;
     }
     const hi = Math.floor(v / 1e9);
     const lo = v - hi * 1e9;
-    this.writeSmall(hi, false);
+    this.writeSmall(hi);
     // low part: exactly nine digits
     let x = lo;
     for (let i = this.pos + 8; i >= this.pos; i--) {
@@ -243,7 +243,7 @@ export class LineProtocolSerializer {
     this.pos += 9;
   }
 
-  private writeSmall(v: number, _pad: boolean): void {
+  private writeSmall(v: number): void {
     const buf = this.buf;
     let digits = 1;
     for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
