@@ -26,7 +26,28 @@ export interface AgentOptions {
   defaultPrecisionNs?: bigint;
 }
 
-function jitter(maxNs: bigint): number {
+export interface TickPlan {
+  intervalMs: number;
+  offsetMs: number;
+  /** round_interval */
+  aligned: boolean;
+}
+
+/** First gather time: the next interval boundary (plus offset) at least interval/100 away, as Telegraf's aligned ticker; unaligned: now plus offset. */
+export function firstTick(p: TickPlan, nowMs: number): number {
+  if (!p.aligned) return nowMs + p.offsetMs;
+  return Math.ceil((nowMs + p.intervalMs / 100 - p.offsetMs) / p.intervalMs) * p.intervalMs + p.offsetMs;
+}
+
+/** The gather after `scheduled`; after a stall (a suspended VM) missed ticks are skipped rather than replayed in a burst. */
+export function nextTick(p: TickPlan, scheduledMs: number, nowMs: number): number {
+  const following = scheduledMs + p.intervalMs;
+  if (following >= nowMs) return following;
+  return p.aligned ? Math.ceil((nowMs - p.offsetMs) / p.intervalMs) * p.intervalMs + p.offsetMs : nowMs + p.intervalMs;
+}
+
+/** A random delay in [0, max) milliseconds. */
+export function jitter(maxNs: bigint): number {
   return maxNs > 0n ? Math.random() * (Number(maxNs) / 1e6) : 0;
 }
 
@@ -218,14 +239,11 @@ export class Agent {
 
   private scheduleInput(ri: RunningInput): void {
     const c = ri.config;
-    const intervalMs = Number(c.intervalNs) / 1e6;
-    const offsetMs = Number(c.collectionOffsetNs) / 1e6;
-    const nowMs = Date.now();
-    let next: number;
-    if (this.config.agent.roundInterval) {
-      // First tick: the next interval boundary at least interval/100 away (Telegraf's aligned ticker).
-      next = Math.ceil((nowMs + intervalMs / 100 - offsetMs) / intervalMs) * intervalMs + offsetMs;
-    } else next = nowMs + offsetMs;
+    const plan: TickPlan = {
+      intervalMs: Number(c.intervalNs) / 1e6,
+      offsetMs: Number(c.collectionOffsetNs) / 1e6,
+      aligned: this.config.agent.roundInterval,
+    };
     const tick = (scheduled: number): void => {
       if (this.stopping) return;
       if (ri.gathering) {
@@ -233,13 +251,13 @@ export class Agent {
         selfStats.register('internal_agent', 'gather_timeouts').incr();
         ri.log.warn(`Collection took longer than expected; not complete after interval of ${formatDuration(c.intervalNs)}`);
       } else void this.runExclusive(ri);
-      let following = scheduled + intervalMs;
       const now = Date.now();
-      // After a suspend or a long stall, skip missed ticks instead of bursting.
-      if (following < now) following = this.config.agent.roundInterval ? Math.ceil((now - offsetMs) / intervalMs) * intervalMs + offsetMs : now + intervalMs;
+      const following = nextTick(plan, scheduled, now);
       this.addTimer(following - now + jitter(c.collectionJitterNs), () => tick(following));
     };
-    this.addTimer(next - nowMs + jitter(c.collectionJitterNs), () => tick(next));
+    const now = Date.now();
+    const first = firstTick(plan, now);
+    this.addTimer(first - now + jitter(c.collectionJitterNs), () => tick(first));
   }
 
   private scheduleFlush(ro: RunningOutput): void {

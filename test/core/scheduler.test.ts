@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Agent } from '../../core/agent';
+import { Agent, firstTick, jitter, nextTick } from '../../core/agent';
 import type { AgentSettings, InputSection, LoadedConfig, OutputSection } from '../../core/config/load';
 import { configureLogging } from '../../core/log';
 import { int, type Metric } from '../../core/metric';
@@ -84,6 +84,24 @@ function config(agent: AgentSettings, inputs: InputSection[], outputs: OutputSec
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('scheduler', () => {
+  test('the schedule: aligned first tick, offset, unaligned start, skipped ticks after a stall, jitter bounds', () => {
+    const aligned = { intervalMs: 10_000, offsetMs: 0, aligned: true };
+    assert.equal(firstTick(aligned, 1_700_000_003_000), 1_700_000_010_000);
+    // at least interval/100 away: 9.95 s past a boundary waits for the one after
+    assert.equal(firstTick(aligned, 1_700_000_009_950), 1_700_000_020_000);
+    assert.equal(firstTick({ ...aligned, offsetMs: 2_000 }, 1_700_000_003_000), 1_700_000_012_000);
+    assert.equal(firstTick({ ...aligned, aligned: false, offsetMs: 500 }, 1_700_000_003_000), 1_700_000_003_500);
+    assert.equal(nextTick(aligned, 1_700_000_010_000, 1_700_000_010_004), 1_700_000_020_000);
+    // a 35 s stall: the missed ticks are skipped, the next one is back on a boundary
+    assert.equal(nextTick(aligned, 1_700_000_010_000, 1_700_000_045_001), 1_700_000_050_000);
+    assert.equal(nextTick({ ...aligned, aligned: false }, 1_700_000_010_000, 1_700_000_045_001), 1_700_000_055_001);
+    for (let i = 0; i < 1000; i++) {
+      const j = jitter(100_000_000n);
+      assert.ok(j >= 0 && j < 100, String(j));
+    }
+    assert.equal(jitter(0n), 0);
+  });
+
   test('round_interval aligns gathers to interval boundaries (plus offset)', async () => {
     const probe: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
     const reg = new PluginRegistry();
@@ -98,7 +116,8 @@ describe('scheduler', () => {
     assert.ok(probe.starts.length >= 3, `gathers: ${probe.starts.length}`);
     for (const t of probe.starts) {
       const phase = (t - 30) % 200;
-      assert.ok(phase >= 0 && phase < 25, `gather at phase ${phase} ms of the 200 ms interval (offset 30 ms)`);
+      // Exact alignment is checked on the schedule itself below; live timers may fire late on a loaded machine.
+      assert.ok(phase >= 0 && phase < 100, `gather at phase ${phase} ms of the 200 ms interval (offset 30 ms)`);
     }
     assert.ok(sink.length >= 3, 'final flush delivered the gathered metrics');
     assert.equal(sink[0].getTag('host'), 'testhost');
@@ -131,7 +150,7 @@ describe('scheduler', () => {
     await agent.stop();
     assert.equal(probe.starts.length, 1);
     const delay = probe.starts[0] - t0;
-    assert.ok(delay >= 0 && delay < 120, `first gather after ${delay} ms`);
+    assert.ok(delay >= 0 && delay < 600, `first gather after ${delay} ms (immediate, not aligned to the 1 s interval)`);
   });
 
   test('each input runs on its own interval', async () => {
