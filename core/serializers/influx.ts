@@ -146,6 +146,14 @@ for (const c of [9, 10, 12, 13, 32, 44]) CLASS[c] |= 1 | 2;
 CLASS[61] |= 2; // '='
 CLASS[34] |= 4; // '"'
 CLASS[92] |= 4; // '\\'
+/** "000" … "999" as ASCII, three bytes each. */
+const DIGITS3 = new Uint8Array(3000);
+for (let i = 0; i < 1000; i++) {
+  DIGITS3[3 * i] = 48 + ((i / 100) | 0);
+  DIGITS3[3 * i + 1] = 48 + (((i / 10) | 0) % 10);
+  DIGITS3[3 * i + 2] = 48 + (i % 10);
+}
+
 /** Bytes reserved before each metric (and again mid-way) so small writes need no capacity check. */
 const HEADROOM = 16 * 1024;
 const NAME = 1;
@@ -223,37 +231,63 @@ export class LineProtocolSerializer {
     this.buf[this.pos++] = c;
   }
 
-  /** Writes a non-negative integer below 2^53 digit by digit. */
+  /**
+   * Writes a non-negative integer below 2^53: split at 10^9 (for v < 2^53 the
+   * quotient is below 2^24, whose double spacing is fine enough that the
+   * floor is exact), then three digits at a time from a table.
+   */
   private writeDigits(v: number): void {
-    const buf = this.buf;
     if (v < 1e9) {
-      this.writeSmall(v);
+      this.writeBelowBillion(v);
       return;
     }
     const hi = Math.floor(v / 1e9);
-    const lo = v - hi * 1e9;
-    this.writeSmall(hi);
-    // low part: exactly nine digits
-    let x = lo;
-    for (let i = this.pos + 8; i >= this.pos; i--) {
-      const q = (x / 10) | 0;
-      buf[i] = 48 + x - q * 10;
-      x = q;
-    }
-    this.pos += 9;
+    this.writeBelowBillion(hi);
+    this.writeNineDigits(v - hi * 1e9);
   }
 
-  private writeSmall(v: number): void {
-    const buf = this.buf;
-    let digits = 1;
-    for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
-    let x = v;
-    for (let i = this.pos + digits - 1; i >= this.pos; i--) {
-      const q = (x / 10) | 0;
-      buf[i] = 48 + x - q * 10;
-      x = q;
+  /** 1 to 9 digits, no leading zeros. */
+  private writeBelowBillion(v: number): void {
+    if (v < 1000) {
+      this.writeUpToThree(v);
+      return;
     }
-    this.pos += digits;
+    const top = (v / 1000) | 0;
+    if (top < 1000) this.writeUpToThree(top);
+    else {
+      const t = (top / 1000) | 0;
+      this.writeUpToThree(t);
+      this.writeThree(top - t * 1000);
+    }
+    this.writeThree(v - top * 1000);
+  }
+
+  /** Exactly nine digits (leading zeros kept). */
+  private writeNineDigits(v: number): void {
+    const a = (v / 1e6) | 0;
+    const rest = v - a * 1e6;
+    const b = (rest / 1000) | 0;
+    this.writeThree(a);
+    this.writeThree(b);
+    this.writeThree(rest - b * 1000);
+  }
+
+  private writeUpToThree(v: number): void {
+    const buf = this.buf;
+    const o = 3 * v;
+    if (v >= 100) buf[this.pos++] = DIGITS3[o];
+    if (v >= 10) buf[this.pos++] = DIGITS3[o + 1];
+    buf[this.pos++] = DIGITS3[o + 2];
+  }
+
+  private writeThree(v: number): void {
+    const buf = this.buf;
+    const o = 3 * v;
+    const pos = this.pos;
+    buf[pos] = DIGITS3[o];
+    buf[pos + 1] = DIGITS3[o + 1];
+    buf[pos + 2] = DIGITS3[o + 2];
+    this.pos = pos + 3;
   }
 
   private writeInteger(v: number | bigint, suffix: number): void {

@@ -77,6 +77,22 @@ describe('line protocol serializer', () => {
     assert.equal(s.serialize(m), `m a=9007199254740993i,b=9223372036854775807i ${T}\n`);
   });
 
+  test('integers print exactly across digit-group and 10^9 boundaries', () => {
+    const values: number[] = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 999_999, 1_000_000, 999_999_999, 1_000_000_000, 1_000_000_001];
+    for (let e = 10; e <= 15; e++) values.push(10 ** e - 1, 10 ** e, 10 ** e + 1, 10 ** e + 999_999_999);
+    values.push(4_294_967_295, 4_294_967_296, 8_999_999_999_999_999, 9_007_199_254_740_991);
+    for (let i = 0; i < 2000; i++) values.push(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER), Math.floor(Math.random() * 1e9));
+    const withU = new LineProtocolSerializer({ uintSupport: true });
+    for (const v of values) {
+      const m = metric('m', {}, [
+        ['i', FieldType.Int, v],
+        ['n', FieldType.Int, -v],
+        ['u', FieldType.Uint, v],
+      ]);
+      assert.equal(withU.serialize(m), `m i=${BigInt(v)}i,n=${v === 0 ? 0 : '-' + BigInt(v)}i,u=${BigInt(v)}u ${T}\n`, String(v));
+    }
+  });
+
   test('NaN and Inf fields are dropped; a metric left without fields is an error', () => {
     const m = metric('m', {}, [
       ['nan', FieldType.Float, NaN],
