@@ -11,14 +11,21 @@
  *   node dist/bench/ipvs.js [SERVICES] [DESTS] [ROUNDS]
  *   BENCH_POOLS=1,4 (socket counts to run), BENCH_NODE_FLAGS="--single-threaded-gc" (gatherer's node flags)
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { isLabAvailable, runGuest } from '../test/lab/lab';
 
 const SERVICES = Number(process.argv[2] ?? 10000);
 const DESTS = Number(process.argv[3] ?? 10);
 const ROUNDS = Number(process.argv[4] ?? 5);
 const POOLS = (process.env.BENCH_POOLS ?? '1,4').split(',').map(Number);
-/** Extra node flags for the gathering process, e.g. BENCH_NODE_FLAGS=--single-threaded-gc. */
-const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ?? '';
+/** Node flags of the gathering process: by default the ones the agent runs with (its shebang). */
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ?? agentNodeFlags();
+
+function agentNodeFlags(): string {
+  const shebang = fs.readFileSync(path.join(__dirname, '..', 'core', 'cli', 'main.js'), 'utf8').split('\n', 1)[0];
+  return shebang.replace(/^#!\S*env -S node\s*/, '').replace(/^#!.*$/, '');
+}
 
 /** Alternates ipvsadm and a gather of one warm `serve` process, ROUNDS times. */
 function pairedRounds(sockets: number): string {
