@@ -255,3 +255,16 @@ export function defaultUserAgent(): string {
   }
   return userAgent;
 }
+
+/** A random permutation of 0..n-1 (Fisher–Yates, as Go's rand.Perm): outputs try their URLs in this order. */
+export function randomOrder(n: number): number[] {
+  const p = new Array<number>(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
+}

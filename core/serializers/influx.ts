@@ -17,6 +17,24 @@ export interface InfluxSerializerOptions {
   omitTimestamp?: boolean;
 }
 
+/** The `influx_*` options of every output that writes line protocol, as Telegraf names them. */
+export interface LineProtocolOptions {
+  influx_uint_support: boolean;
+  influx_omit_timestamp: boolean;
+  influx_sort_fields: boolean;
+  influx_max_line_bytes: number;
+}
+
+/** Serializer settings from the `influx_*` options. */
+export function serializerOptions(o: LineProtocolOptions): InfluxSerializerOptions {
+  return {
+    uintSupport: o.influx_uint_support,
+    sortFields: o.influx_sort_fields,
+    maxLineBytes: o.influx_max_line_bytes,
+    omitTimestamp: o.influx_omit_timestamp,
+  };
+}
+
 export class MetricSerializeError extends Error {
   constructor(readonly series: string, readonly reason: string) {
     super(series ? `${JSON.stringify(series)}: ${reason}` : reason);

@@ -7,17 +7,13 @@ import * as fs from 'node:fs';
 import { readAsset } from '../../../core/assets';
 import type { Metric } from '../../../core/metric';
 import type { Output, OutputContext, OutputPlugin } from '../../../core/plugin';
-import { LineProtocolSerializer } from '../../../core/serializers/influx';
+import { LineProtocolSerializer, serializerOptions, type LineProtocolOptions } from '../../../core/serializers/influx';
 import schema from './schema.json';
 
-export interface FileOutputOptions {
+export interface FileOutputOptions extends LineProtocolOptions {
   files: string[];
   data_format: 'influx';
   use_batch_format: boolean;
-  influx_uint_support: boolean;
-  influx_sort_fields: boolean;
-  influx_max_line_bytes: number;
-  influx_omit_timestamp: boolean;
 }
 
 export class FileOutput implements Output {
@@ -28,12 +24,7 @@ export class FileOutput implements Output {
     private readonly opts: FileOutputOptions,
     private readonly ctx: OutputContext,
   ) {
-    this.serializer = new LineProtocolSerializer({
-      uintSupport: opts.influx_uint_support,
-      sortFields: opts.influx_sort_fields,
-      maxLineBytes: opts.influx_max_line_bytes,
-      omitTimestamp: opts.influx_omit_timestamp,
-    });
+    this.serializer = new LineProtocolSerializer(serializerOptions(opts));
   }
 
   connect(): void {

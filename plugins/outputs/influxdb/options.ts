@@ -1,5 +1,7 @@
+import type { TlsClientOptions } from '../../../core/http/client';
+import type { LineProtocolOptions } from '../../../core/serializers/influx';
 /** Options of `[[outputs.influxdb]]` after schema defaults are applied. */
-export interface InfluxDBOptions {
+export interface InfluxDBOptions extends LineProtocolOptions, TlsClientOptions {
   url?: string;
   urls?: string[];
   local_address?: string;
@@ -20,16 +22,6 @@ export interface InfluxDBOptions {
   http_headers?: Record<string, string>;
   content_encoding: 'gzip' | 'identity';
   content_encoding_level: number;
-  influx_uint_support: boolean;
-  influx_omit_timestamp: boolean;
-  influx_sort_fields: boolean;
-  influx_max_line_bytes: number;
-  tls_ca?: string;
-  tls_cert?: string;
-  tls_key?: string;
-  tls_key_pwd?: string;
-  tls_server_name?: string;
-  insecure_skip_verify?: boolean;
 }
 
 /** Telegraf's config size values: an integer of bytes or "512B", "1KiB", "64kB", "1MB". */

@@ -3,11 +3,11 @@
  * takes the batch. Parts of a batch an endpoint finished with (written, or
  * dropped after a 4xx) are not sent again to the next URL.
  */
-import { defaultUserAgent, HttpClient } from '../../../core/http/client';
+import { defaultUserAgent, HttpClient, randomOrder } from '../../../core/http/client';
 import { durationMs, parseDuration } from '../../../core/config/duration';
 import type { Metric } from '../../../core/metric';
 import { PartialWriteError, type Output, type OutputContext } from '../../../core/plugin';
-import { LineProtocolSerializer } from '../../../core/serializers/influx';
+import { LineProtocolSerializer, serializerOptions } from '../../../core/serializers/influx';
 import { type ClientResult, V1HttpClient } from './http';
 import { type InfluxDBOptions, parseSize } from './options';
 import { UdpClient } from './udp';
@@ -28,12 +28,7 @@ export class InfluxDBOutput implements Output {
     const urls = [...(opts.urls ?? [])];
     if (opts.url) urls.push(opts.url);
     if (urls.length === 0) urls.push('http://localhost:8086');
-    const serializer = new LineProtocolSerializer({
-      uintSupport: opts.influx_uint_support,
-      sortFields: opts.influx_sort_fields,
-      maxLineBytes: opts.influx_max_line_bytes,
-      omitTimestamp: opts.influx_omit_timestamp,
-    });
+    const serializer = new LineProtocolSerializer(serializerOptions(opts));
     const timeoutMs = durationMs(parseDuration(opts.timeout)) || 5000;
     const userAgent = opts.user_agent || defaultUserAgent();
     for (const raw of urls) {
@@ -99,7 +94,7 @@ export class InfluxDBOutput implements Output {
     for (let i = 0; i < metrics.length; i++) pending[i] = i;
     const written: number[] = [];
     const dropped: number[] = [];
-    for (const n of permutation(this.clients.length)) {
+    for (const n of randomOrder(this.clients.length)) {
       const client = this.clients[n];
       const r = await client.write(metrics, pending);
       for (const i of r.written) written.push(i);
@@ -126,17 +121,4 @@ export class InfluxDBOutput implements Output {
   close(): void {
     for (const c of this.clients) c.close();
   }
-}
-
-/** A random permutation of 0..n-1 (Fisher–Yates), as Go's rand.Perm. */
-function permutation(n: number): number[] {
-  const p = new Array<number>(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
 }

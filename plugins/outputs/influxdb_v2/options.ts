@@ -1,5 +1,7 @@
+import type { TlsClientOptions } from '../../../core/http/client';
+import type { LineProtocolOptions } from '../../../core/serializers/influx';
 /** Options of `[[outputs.influxdb_v2]]` after schema defaults are applied. */
-export interface InfluxDBv2Options {
+export interface InfluxDBv2Options extends LineProtocolOptions, TlsClientOptions {
   urls: string[];
   local_address?: string;
   token: string;
@@ -13,14 +15,4 @@ export interface InfluxDBv2Options {
   user_agent?: string;
   content_encoding: 'gzip' | 'identity';
   content_encoding_level: number;
-  influx_uint_support: boolean;
-  influx_omit_timestamp: boolean;
-  influx_sort_fields: boolean;
-  influx_max_line_bytes: number;
-  tls_ca?: string;
-  tls_cert?: string;
-  tls_key?: string;
-  tls_key_pwd?: string;
-  tls_server_name?: string;
-  insecure_skip_verify?: boolean;
 }

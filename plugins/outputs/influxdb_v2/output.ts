@@ -3,10 +3,10 @@
  * the batch; parts an endpoint finished with are not sent again.
  */
 import { durationMs, parseDuration } from '../../../core/config/duration';
-import { defaultUserAgent, HttpClient } from '../../../core/http/client';
+import { defaultUserAgent, HttpClient, randomOrder } from '../../../core/http/client';
 import type { Metric } from '../../../core/metric';
 import { PartialWriteError, type Output, type OutputContext } from '../../../core/plugin';
-import { LineProtocolSerializer } from '../../../core/serializers/influx';
+import { LineProtocolSerializer, serializerOptions } from '../../../core/serializers/influx';
 import { V2Client } from './client';
 import type { InfluxDBv2Options } from './options';
 
@@ -15,12 +15,7 @@ export class InfluxDBv2Output implements Output {
 
   constructor(opts: InfluxDBv2Options, private readonly ctx: OutputContext, now?: () => number) {
     const urls = opts.urls.length > 0 ? opts.urls : ['http://localhost:8086'];
-    const serializer = new LineProtocolSerializer({
-      uintSupport: opts.influx_uint_support,
-      sortFields: opts.influx_sort_fields,
-      maxLineBytes: opts.influx_max_line_bytes,
-      omitTimestamp: opts.influx_omit_timestamp,
-    });
+    const serializer = new LineProtocolSerializer(serializerOptions(opts));
     const timeoutMs = durationMs(parseDuration(opts.timeout)) || 5000;
     const headers = opts.http_headers ?? {};
     const hasAuthorizationHeader = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
@@ -57,7 +52,7 @@ export class InfluxDBv2Output implements Output {
     const written: number[] = [];
     const dropped: number[] = [];
     let lastError: Error | undefined;
-    for (const n of permutation(this.clients.length)) {
+    for (const n of randomOrder(this.clients.length)) {
       const client = this.clients[n];
       const r = await client.write(metrics, pending);
       for (const i of r.written) written.push(i);
@@ -85,17 +80,4 @@ export class InfluxDBv2Output implements Output {
   close(): void {
     for (const c of this.clients) c.close();
   }
-}
-
-/** A random permutation of 0..n-1 (Fisher–Yates). */
-function permutation(n: number): number[] {
-  const p = new Array<number>(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
 }
