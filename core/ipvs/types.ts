@@ -110,3 +110,19 @@ export interface ServiceWithDestinations {
   service: VirtualService;
   destinations: RealServer[];
 }
+
+/**
+ * The identifying tags of an `ipvs_real_server` metric, shared by every
+ * measurement that must join it (ip_vs_conn states, probe results).
+ */
+export interface RealServerTags {
+  address: string;
+  port: string;
+  address_family: string;
+  /** Real servers of address services. */
+  virtual_protocol?: string;
+  virtual_address?: string;
+  virtual_port?: string;
+  /** Real servers of firewall-mark services, instead of the three above. */
+  virtual_fwmark?: string;
+}

@@ -15,17 +15,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { repoRoot } from '../../core/assets';
 
-/** Repository root as seen from the compiled file (`dist/test/lab` → root). */
-export const repoRoot: string = (() => {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && path.basename(dir) !== 'dist') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-})();
+/** Repository root (the checkout the guest runs the compiled project from). */
+export { repoRoot };
 
 export const UML_BINARY = process.env.LAB_UML || '/usr/bin/linux.uml';
 export const UML_MODULES = '/usr/lib/uml/modules';

@@ -6,23 +6,15 @@
  * Key words: [meta, ports, vaddr x4, daddr x4] with
  * meta = proto | af << 8 | daf << 12 | fwmarkTemplate << 16.
  */
+import type { RealServerTags } from '../../../core/ipvs/types';
 import { formatAddress } from './addr';
 import type { ConnRow } from './parse';
 import { PROTO_SCTP, PROTO_TCP, PROTO_UDP, STATE_COUNT } from './states';
 
 const KEY_WORDS = 10;
 
-export interface GroupTags {
-  address: string;
-  port: string;
-  address_family: string;
-  /** Present for connections and address templates. */
-  virtual_protocol?: string;
-  virtual_address?: string;
-  virtual_port?: string;
-  /** Present for templates of firewall-mark services instead of the three above. */
-  virtual_fwmark?: string;
-}
+/** virtual_fwmark appears only for templates of firewall-mark services (rows show the dialled address). */
+export type GroupTags = RealServerTags;
 
 export class GroupTable {
   count = 0;

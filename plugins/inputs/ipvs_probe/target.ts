@@ -6,17 +6,10 @@
  * each target is probed once per round.
  */
 import { isIP } from 'node:net';
+import type { RealServerTags } from '../../../core/ipvs/types';
 
 /** The identifying tags of one `ipvs_real_server` row (without `result`). */
-export interface PairTags {
-  address: string;
-  port: string;
-  address_family: string;
-  virtual_protocol?: string;
-  virtual_address?: string;
-  virtual_port?: string;
-  virtual_fwmark?: string;
-}
+export type PairTags = RealServerTags;
 
 export interface Pair {
   tags: PairTags;
