@@ -68,6 +68,12 @@ export interface Output {
    * retry at the next flush; reject with PartialWriteError for per-metric results.
    */
   write(metrics: Metric[]): Promise<void>;
+  /**
+   * Called while a write is in flight with the batch that will most likely be
+   * written next, so the output can encode it meanwhile. A hint only: write()
+   * must accept any batch (it may get fewer metrics after a buffer overflow).
+   */
+  prepare?(metrics: readonly Metric[]): void;
   close?(): Promise<void> | void;
   /** Output-specific statistics (e.g. `bytes_written`), reported as extra `internal_write` fields. */
   stats?(): Record<string, number>;

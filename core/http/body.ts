@@ -37,3 +37,27 @@ export async function lineProtocolBody(
   const members = await Promise.all(parts);
   return members.length === 1 ? members[0] : Buffer.concat(members);
 }
+
+/**
+ * A body encoded ahead of its write (Output.prepare) and the metrics it holds.
+ * A buffer batch is a contiguous run of the FIFO buffer, so the same length
+ * with the same first and last metric objects means the same metrics.
+ */
+export class PreparedBody {
+  private entry: { first: Metric; last: Metric; length: number; body: Promise<Buffer> } | undefined;
+
+  prepare(serializer: LineProtocolSerializer, batch: readonly Metric[], gzipLevel: number | undefined, onSkip?: (err: MetricSerializeError, m: Metric) => void): void {
+    if (batch.length === 0) return;
+    const body = lineProtocolBody(serializer, batch, gzipLevel, onSkip);
+    body.catch(() => undefined); // an unused preparation must not become an unhandled rejection
+    this.entry = { first: batch[0], last: batch[batch.length - 1], length: batch.length, body };
+  }
+
+  /** The prepared body when it holds exactly `batch`; forgets it either way. */
+  take(batch: readonly Metric[]): Promise<Buffer> | undefined {
+    const e = this.entry;
+    this.entry = undefined;
+    if (e && e.length === batch.length && e.first === batch[0] && e.last === batch[batch.length - 1]) return e.body;
+    return undefined;
+  }
+}

@@ -52,6 +52,14 @@ export class MetricBuffer {
     return out;
   }
 
+  /** Metrics [offset, offset + n) counted from the oldest, without taking them (to prepare the next batch). */
+  peek(offset: number, n: number): Metric[] {
+    const count = Math.max(0, Math.min(n, this.size - offset));
+    const out = new Array<Metric>(count);
+    for (let i = 0; i < count; i++) out[i] = this.buf[(this.first + offset + i) % this.capacity] as Metric;
+    return out;
+  }
+
   /**
    * Ends the in-flight batch: `acceptedOrDropped` metrics at the front are
    * removed (the batch may have shrunk if the buffer overflowed meanwhile).

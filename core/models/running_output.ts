@@ -134,7 +134,10 @@ export class RunningOutput {
       for (let i = 0; i < batches; i++) {
         const batch = this.buffer.batch(size);
         if (batch.length === 0) break;
-        if (!(await this.writeBatch(batch))) {
+        const written = this.writeBatch(batch);
+        // While this batch is on the wire, let the output encode the next one.
+        if (i + 1 < batches && this.output.prepare) this.output.prepare(this.buffer.peek(batch.length, size));
+        if (!(await written)) {
           ok = false;
           break;
         }

@@ -46,6 +46,15 @@ describe('metric buffer', () => {
     assert.deepEqual(ids(b.batch(10)), [3, 4, 5]);
   });
 
+  test('peek shows metrics behind the in-flight batch without taking them', () => {
+    const b = new MetricBuffer(4);
+    b.add(metrics(0, 6)); // keeps 2..5
+    b.batch(2);
+    assert.deepEqual(ids(b.peek(2, 10)), [4, 5]);
+    assert.deepEqual(ids(b.peek(4, 10)), []);
+    assert.equal(b.length, 4);
+  });
+
   test('partial results keep only the undecided metrics', () => {
     const b = new MetricBuffer(10);
     b.add(metrics(0, 5));
@@ -148,6 +157,21 @@ describe('running output delivery', () => {
     await ro.flush();
     const group = selfStats.snapshot().find((g) => g.measurement === 'internal_write' && g.tags.output === 'scripted' && 'bytes_written' in g.fields);
     assert.equal(group?.fields.bytes_written, 30);
+  });
+
+  test('while a batch is on the wire the output is asked to prepare exactly the next one', async () => {
+    const events: string[] = [];
+    const out: Output = {
+      write: async (b) => {
+        events.push(`write ${ids(b).join(',')}`);
+        await new Promise((r) => setTimeout(r, 5));
+      },
+      prepare: (b) => void events.push(`prepare ${ids(b).join(',')}`),
+    };
+    const ro = runningOutput(out, 3, 100);
+    for (const m of metrics(0, 8)) ro.add(m);
+    await ro.flush();
+    assert.deepEqual(events, ['write 0,1,2', 'prepare 3,4,5', 'write 3,4,5', 'prepare 6,7', 'write 6,7']);
   });
 
   test('concurrent flushes do not write the same metrics twice', async () => {

@@ -3,7 +3,7 @@
  * handling, `CREATE DATABASE` through `/query`, per-database/retention-policy
  * grouping from tags.
  */
-import { lineProtocolBody } from '../../../core/http/body';
+import { lineProtocolBody, PreparedBody } from '../../../core/http/body';
 import { HttpClient, type HttpResponse } from '../../../core/http/client';
 import type { Logger } from '../../../core/log';
 import type { Metric } from '../../../core/metric';
@@ -76,6 +76,7 @@ export class V1HttpClient {
   readonly url: string;
   bytesWritten = 0;
   private readonly created = new Set<string>();
+  private readonly prepared = new PreparedBody();
 
   constructor(private readonly cfg: V1HttpConfig) {
     this.url = cfg.http.displayUrl;
@@ -99,6 +100,13 @@ export class V1HttpClient {
     // As Telegraf: a user without the privilege is not asked again.
     if (res.status === 403) this.created.add(db);
     throw new InfluxAPIError(res.status, res.statusLine, desc);
+  }
+
+  /** Encodes the likely next batch ahead (only without tag-based routing, where the body is the whole batch). */
+  prepare(metrics: readonly Metric[]): void {
+    const c = this.cfg;
+    if (c.databaseTag !== '' || c.retentionPolicyTag !== '') return;
+    this.prepared.prepare(c.serializer, metrics, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
   }
 
   private groups(metrics: readonly Metric[], indices: readonly number[]): Group[] {
@@ -174,7 +182,7 @@ export class V1HttpClient {
   /** Resolves 'written' or 'dropped' (logged); throws when the batch should be retried. */
   async writeBatch(db: string, rp: string, batch: readonly Metric[]): Promise<'written' | 'dropped'> {
     const c = this.cfg;
-    const payload = await lineProtocolBody(c.serializer, batch, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
+    const payload = await (this.prepared.take(batch) ?? lineProtocolBody(c.serializer, batch, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`)));
     if (payload.length === 0) return 'written';
     const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'User-Agent': c.userAgent };
     if (c.gzipLevel !== undefined) headers['Content-Encoding'] = 'gzip';

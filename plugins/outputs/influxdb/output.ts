@@ -111,6 +111,11 @@ export class InfluxDBOutput implements Output {
     throw new PartialWriteError('could not write any address', dropped, written);
   }
 
+  /** Encodes the next batch while the current one is on the wire (most setups have one URL). */
+  prepare(metrics: readonly Metric[]): void {
+    if (this.httpClients.length === 1 && this.clients.length === 1) this.httpClients[0].prepare(metrics);
+  }
+
   /** Counters for `internal_write` (bytes_written). */
   stats(): Record<string, number> {
     let bytes = 0;
