@@ -6,7 +6,7 @@
  * flush; other 4xx drop the batch with a log line.
  */
 import { formatDuration } from '../../../core/config/duration';
-import { lineProtocolBody } from '../../../core/http/body';
+import { lineProtocolBody, PreparedBody } from '../../../core/http/body';
 import type { HttpClient, HttpResponse } from '../../../core/http/client';
 import type { Logger } from '../../../core/log';
 import type { Metric } from '../../../core/metric';
@@ -62,6 +62,7 @@ export class V2Client {
   private retryCount = 0;
   private retryAt = 0;
   private readonly now: () => number;
+  private readonly prepared = new PreparedBody();
 
   constructor(private readonly cfg: V2Config) {
     this.url = cfg.http.displayUrl;
@@ -97,6 +98,13 @@ export class V2Client {
       }
     }
     return result;
+  }
+
+  /** Encodes the likely next batch ahead (only without bucket routing, where the body is the whole batch). */
+  prepare(metrics: readonly Metric[]): void {
+    const c = this.cfg;
+    if (c.bucketTag !== '') return;
+    this.prepared.prepare(c.serializer, metrics, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
   }
 
   private groups(metrics: readonly Metric[], indices: readonly number[]): Map<string, number[]> {
@@ -146,7 +154,7 @@ export class V2Client {
       }
       batch[k] = m;
     }
-    const payload = await lineProtocolBody(c.serializer, batch, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
+    const payload = await (this.prepared.take(batch) ?? lineProtocolBody(c.serializer, batch, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`)));
     if (payload.length === 0) return 'written';
     const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'User-Agent': c.userAgent };
     if (!c.hasAuthorizationHeader && c.token !== '') headers['Authorization'] = `Token ${c.token}`;

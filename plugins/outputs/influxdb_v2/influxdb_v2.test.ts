@@ -40,6 +40,22 @@ function make(opts: Record<string, unknown>, clock?: { now: number }) {
 }
 
 describe('outputs.influxdb_v2', () => {
+  test('a batch prepared while another is written is sent as prepared; a changed batch is encoded anew', async () => {
+    const s = await stub();
+    const { out } = make({ urls: [s.url] });
+    const t = NOW();
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => Metric.from('m', { k: String(from + i) }, { v: int(from + i) }, t));
+    const a = batch(0, 3);
+    const b = batch(3, 3);
+    const pending = out.write(a);
+    out.prepare(b);
+    await pending;
+    await out.write(b.slice()); // a fresh array of the same metrics, as the buffer hands it out
+    out.prepare(batch(100, 2));
+    await out.write(batch(6, 2)); // not the prepared one
+    assert.deepEqual(s.points('metrics').map((p) => p.tags.k), ['0', '1', '2', '3', '4', '5', '6', '7']);
+  });
+
   test('writes gzip line protocol with token auth, org and bucket; values keep their types', async () => {
     const s = await stub();
     const { out, log } = make({ urls: [s.url], influx_uint_support: true });

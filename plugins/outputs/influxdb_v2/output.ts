@@ -70,6 +70,11 @@ export class InfluxDBv2Output implements Output {
     throw new PartialWriteError(msg, dropped, written);
   }
 
+  /** Encodes the next batch while the current one is on the wire (most setups have one URL). */
+  prepare(metrics: readonly Metric[]): void {
+    if (this.clients.length === 1) this.clients[0].prepare(metrics);
+  }
+
   /** Counters for `internal_write`. */
   stats(): Record<string, number> {
     let bytes = 0;
