@@ -40,23 +40,29 @@ function f(key: string, type: FieldType, value: number | bigint | string): Field
 
 export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespaceTag: string, time: bigint): Metric {
   const m = new Metric('ipvs_virtual_server', time, 'untyped');
-  const ns = namespaceTag !== '';
-  // Sorted: address, address_family, fwmark, namespace, netmask, port, protocol, sched.
-  if (t.fwmark) {
-    if (ns) {
-      m.tagKeys.push('address_family', 'fwmark', 'namespace', 'netmask', 'sched');
-      m.tagValues.push(familyName(vs.af), t.fwmark, namespaceTag, String(vs.netmaskBits), vs.scheduler);
-    } else {
-      m.tagKeys.push('address_family', 'fwmark', 'netmask', 'sched');
-      m.tagValues.push(familyName(vs.af), t.fwmark, String(vs.netmaskBits), vs.scheduler);
-    }
-  } else if (ns) {
-    m.tagKeys.push('address', 'address_family', 'namespace', 'netmask', 'port', 'protocol', 'sched');
-    m.tagValues.push(t.address, familyName(vs.af), namespaceTag, String(vs.netmaskBits), t.port, t.protocol, vs.scheduler);
-  } else {
-    m.tagKeys.push('address', 'address_family', 'netmask', 'port', 'protocol', 'sched');
-    m.tagValues.push(t.address, familyName(vs.af), String(vs.netmaskBits), t.port, t.protocol, vs.scheduler);
+  // Pushed in sorted order: address, address_family, fwmark, namespace, netmask, port, protocol, sched.
+  const k = m.tagKeys;
+  const v = m.tagValues;
+  if (!t.fwmark) {
+    k.push('address');
+    v.push(t.address);
   }
+  k.push('address_family'), v.push(familyName(vs.af));
+  if (t.fwmark) {
+    k.push('fwmark');
+    v.push(t.fwmark);
+  }
+  if (namespaceTag !== '') {
+    k.push('namespace');
+    v.push(namespaceTag);
+  }
+  k.push('netmask'), v.push(String(vs.netmaskBits));
+  if (!t.fwmark) {
+    k.push('port', 'protocol');
+    v.push(t.port, t.protocol);
+  }
+  k.push('sched');
+  v.push(vs.scheduler);
   const s = vs.stats;
   m.fields.push(
     f('connections', FieldType.Uint, s.connections),
@@ -78,22 +84,22 @@ export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespac
 
 export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: string, time: bigint): Metric {
   const m = new Metric('ipvs_real_server', time, 'untyped');
-  const ns = namespaceTag !== '';
-  // Sorted: address, address_family, namespace, port, virtual_address, virtual_fwmark, virtual_port, virtual_protocol.
+  // Pushed in sorted order: address, address_family, namespace, port, virtual_address, virtual_fwmark, virtual_port, virtual_protocol.
+  const k = m.tagKeys;
+  const v = m.tagValues;
+  k.push('address', 'address_family'), v.push(rs.address, familyName(rs.af));
+  if (namespaceTag !== '') {
+    k.push('namespace');
+    v.push(namespaceTag);
+  }
+  k.push('port');
+  v.push(String(rs.port));
   if (t.fwmark) {
-    if (ns) {
-      m.tagKeys.push('address', 'address_family', 'namespace', 'port', 'virtual_fwmark');
-      m.tagValues.push(rs.address, familyName(rs.af), namespaceTag, String(rs.port), t.fwmark);
-    } else {
-      m.tagKeys.push('address', 'address_family', 'port', 'virtual_fwmark');
-      m.tagValues.push(rs.address, familyName(rs.af), String(rs.port), t.fwmark);
-    }
-  } else if (ns) {
-    m.tagKeys.push('address', 'address_family', 'namespace', 'port', 'virtual_address', 'virtual_port', 'virtual_protocol');
-    m.tagValues.push(rs.address, familyName(rs.af), namespaceTag, String(rs.port), t.address, t.port, t.protocol);
+    k.push('virtual_fwmark');
+    v.push(t.fwmark);
   } else {
-    m.tagKeys.push('address', 'address_family', 'port', 'virtual_address', 'virtual_port', 'virtual_protocol');
-    m.tagValues.push(rs.address, familyName(rs.af), String(rs.port), t.address, t.port, t.protocol);
+    k.push('virtual_address', 'virtual_port', 'virtual_protocol');
+    v.push(t.address, t.port, t.protocol);
   }
   const s = rs.stats;
   m.fields.push(
