@@ -47,7 +47,8 @@ export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespac
     k.push('address');
     v.push(t.address);
   }
-  k.push('address_family'), v.push(familyName(vs.af));
+  k.push('address_family');
+  v.push(familyName(vs.af));
   if (t.fwmark) {
     k.push('fwmark');
     v.push(t.fwmark);
@@ -56,7 +57,8 @@ export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespac
     k.push('namespace');
     v.push(namespaceTag);
   }
-  k.push('netmask'), v.push(String(vs.netmaskBits));
+  k.push('netmask');
+  v.push(String(vs.netmaskBits));
   if (!t.fwmark) {
     k.push('port', 'protocol');
     v.push(t.port, t.protocol);
@@ -87,7 +89,8 @@ export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: s
   // Pushed in sorted order: address, address_family, namespace, port, virtual_address, virtual_fwmark, virtual_port, virtual_protocol.
   const k = m.tagKeys;
   const v = m.tagValues;
-  k.push('address', 'address_family'), v.push(rs.address, familyName(rs.af));
+  k.push('address', 'address_family');
+  v.push(rs.address, familyName(rs.af));
   if (namespaceTag !== '') {
     k.push('namespace');
     v.push(namespaceTag);
