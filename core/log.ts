@@ -64,10 +64,6 @@ export class Logger {
     private level?: LogLevel,
   ) {}
 
-  child(source: string, level?: LogLevel): Logger {
-    return new Logger(source, level ?? this.level);
-  }
-
   enabled(level: LogLevel): boolean {
     return LEVEL_RANK[level] <= LEVEL_RANK[this.level ?? settings.level];
   }

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import { Agent } from '../agent';
 import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig, type LoadedConfig } from '../config/load';
-import { parseDuration } from '../config/duration';
+import { formatDuration, parseDuration } from '../config/duration';
 import { agentLog, configureLogging } from '../log';
 import { loadRegistry, type PluginRegistry } from '../registry';
 import { LineProtocolSerializer } from '../serializers/influx';
@@ -100,7 +100,7 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
   agentLog.info(`Starting lvsagent ${version}`);
   agentLog.info(`Loaded inputs: ${cfg.inputs.map((i) => i.name).join(' ')}`);
   agentLog.info(`Loaded outputs: ${cfg.outputs.map((o) => o.name).join(' ')}`);
-  agentLog.info(`Config: Interval:${args.configs.length ? '' : ''}${Number(cfg.agent.intervalNs) / 1e9}s, Quiet:${cfg.agent.quiet}, Hostname:"${cfg.agent.hostname}", Flush Interval:${Number(cfg.agent.flushIntervalNs) / 1e9}s`);
+  agentLog.info(`Config: Interval:${formatDuration(cfg.agent.intervalNs)}, Quiet:${cfg.agent.quiet}, Hostname:"${cfg.agent.hostname}", Flush Interval:${formatDuration(cfg.agent.flushIntervalNs)}`);
   await agent.start();
   agent.run();
 
