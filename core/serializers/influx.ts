@@ -224,15 +224,26 @@ export class LineProtocolSerializer {
   private writePlain(s: string, cls: number): boolean {
     const len = s.length;
     // writeMetric reserves HEADROOM bytes; only long strings need their own check.
-    if (len > 256) this.ensure(len);
+    if (len > 256) this.ensure(len + 4);
+    const view = this.view;
+    const pos = this.pos;
+    let i = 0;
+    // Four characters per 32-bit store; a character outside plain ASCII or of class `cls` aborts (nothing counted as written).
+    for (; i + 4 <= len; i += 4) {
+      const c0 = s.charCodeAt(i);
+      const c1 = s.charCodeAt(i + 1);
+      const c2 = s.charCodeAt(i + 2);
+      const c3 = s.charCodeAt(i + 3);
+      if ((c0 | c1 | c2 | c3) >= 128 || ((CLASS[c0] | CLASS[c1] | CLASS[c2] | CLASS[c3]) & cls) !== 0) return false;
+      view.setUint32(pos + i, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24), true);
+    }
     const buf = this.buf;
-    let pos = this.pos;
-    for (let i = 0; i < len; i++) {
+    for (; i < len; i++) {
       const c = s.charCodeAt(i);
       if (c >= 128 || (CLASS[c] & cls) !== 0) return false;
-      buf[pos++] = c;
+      buf[pos + i] = c;
     }
-    this.pos = pos;
+    this.pos = pos + len;
     return true;
   }
 
