@@ -10,6 +10,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { repoRoot } from '../assets';
+import type { Logger } from '../log';
+import type { Metric } from '../metric';
+import { PartialWriteError } from '../plugin';
 
 export interface TlsClientOptions {
   tls_ca?: string;
@@ -267,4 +270,53 @@ export function randomOrder(n: number): number[] {
     p[j] = t;
   }
   return p;
+}
+
+/** What one endpoint did with a batch: indices written, deliberately dropped, and the error that stopped it. */
+export interface EndpointResult {
+  written: number[];
+  dropped: number[];
+  error?: Error;
+}
+
+export interface Endpoint {
+  readonly url: string;
+  write(metrics: readonly Metric[], indices: readonly number[]): Promise<EndpointResult>;
+}
+
+/**
+ * Telegraf's multi-URL delivery: endpoints are tried in random order until
+ * one takes the rest of the batch; what an endpoint wrote or dropped is not
+ * sent again. Resolves when everything is done with; otherwise rejects (with a
+ * PartialWriteError when some of the batch was done with).
+ */
+export async function writeToAnyEndpoint(
+  endpoints: readonly Endpoint[],
+  metrics: readonly Metric[],
+  log: Logger,
+  failure: (lastError: Error | undefined) => string,
+): Promise<void> {
+  if (metrics.length === 0) return;
+  let pending: number[] = new Array(metrics.length);
+  for (let i = 0; i < metrics.length; i++) pending[i] = i;
+  const written: number[] = [];
+  const dropped: number[] = [];
+  let lastError: Error | undefined;
+  for (const n of randomOrder(endpoints.length)) {
+    const endpoint = endpoints[n];
+    const r = await endpoint.write(metrics, pending);
+    for (const i of r.written) written.push(i);
+    for (const i of r.dropped) dropped.push(i);
+    // Everything was written or deliberately dropped (already logged): the batch is done with.
+    if (!r.error) return;
+    lastError = r.error;
+    log.error(`When writing to [${endpoint.url}]: ${r.error.message}`);
+    if (r.written.length + r.dropped.length > 0) {
+      const done = new Set([...r.written, ...r.dropped]);
+      pending = pending.filter((i) => !done.has(i));
+    }
+  }
+  const msg = failure(lastError);
+  if (written.length + dropped.length === 0) throw new Error(msg);
+  throw new PartialWriteError(msg, dropped, written);
 }

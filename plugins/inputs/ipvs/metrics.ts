@@ -8,7 +8,7 @@
  * plugin's `measurements` docs for the Prometheus output.
  */
 import { familyName } from '../../../core/ipvs/address';
-import type { RealServer, VirtualService } from '../../../core/ipvs/types';
+import type { IpvsStats, RealServer, VirtualService } from '../../../core/ipvs/types';
 import { FieldType, Metric, type Field } from '../../../core/metric';
 
 export function protocolName(p: number): string {
@@ -38,6 +38,23 @@ function f(key: string, type: FieldType, value: number | bigint | string): Field
   return { key, type, value };
 }
 
+/** Telegraf's statistics fields (uint64), then lvsagent's bps_in/bps_out, in the order both measurements share. */
+function pushStats(fields: Field[], s: IpvsStats): void {
+  fields.push(
+    f('connections', FieldType.Uint, s.connections),
+    f('pkts_in', FieldType.Uint, s.packetsIn),
+    f('pkts_out', FieldType.Uint, s.packetsOut),
+    f('bytes_in', FieldType.Uint, s.bytesIn),
+    f('bytes_out', FieldType.Uint, s.bytesOut),
+    f('pps_in', FieldType.Uint, s.ppsIn),
+    f('pps_out', FieldType.Uint, s.ppsOut),
+    f('cps', FieldType.Uint, s.cps),
+    // Additions (not in Telegraf).
+    f('bps_in', FieldType.Uint, s.bpsIn),
+    f('bps_out', FieldType.Uint, s.bpsOut),
+  );
+}
+
 export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespaceTag: string, time: bigint): Metric {
   const m = new Metric('ipvs_virtual_server', time, 'untyped');
   // Pushed in sorted order: address, address_family, fwmark, namespace, netmask, port, protocol, sched.
@@ -65,19 +82,8 @@ export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespac
   }
   k.push('sched');
   v.push(vs.scheduler);
-  const s = vs.stats;
+  pushStats(m.fields, vs.stats);
   m.fields.push(
-    f('connections', FieldType.Uint, s.connections),
-    f('pkts_in', FieldType.Uint, s.packetsIn),
-    f('pkts_out', FieldType.Uint, s.packetsOut),
-    f('bytes_in', FieldType.Uint, s.bytesIn),
-    f('bytes_out', FieldType.Uint, s.bytesOut),
-    f('pps_in', FieldType.Uint, s.ppsIn),
-    f('pps_out', FieldType.Uint, s.ppsOut),
-    f('cps', FieldType.Uint, s.cps),
-    // Additions (not in Telegraf).
-    f('bps_in', FieldType.Uint, s.bpsIn),
-    f('bps_out', FieldType.Uint, s.bpsOut),
     f('persistence_timeout', FieldType.Int, vs.flags & 1 ? vs.timeout : 0),
     f('flags', FieldType.Int, vs.flags),
   );
@@ -104,21 +110,12 @@ export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: s
     k.push('virtual_address', 'virtual_port', 'virtual_protocol');
     v.push(t.address, t.port, t.protocol);
   }
-  const s = rs.stats;
   m.fields.push(
     f('active_connections', FieldType.Int, rs.activeConnections),
     f('inactive_connections', FieldType.Int, rs.inactiveConnections),
-    f('connections', FieldType.Uint, s.connections),
-    f('pkts_in', FieldType.Uint, s.packetsIn),
-    f('pkts_out', FieldType.Uint, s.packetsOut),
-    f('bytes_in', FieldType.Uint, s.bytesIn),
-    f('bytes_out', FieldType.Uint, s.bytesOut),
-    f('pps_in', FieldType.Uint, s.ppsIn),
-    f('pps_out', FieldType.Uint, s.ppsOut),
-    f('cps', FieldType.Uint, s.cps),
-    // Additions (not in Telegraf).
-    f('bps_in', FieldType.Uint, s.bpsIn),
-    f('bps_out', FieldType.Uint, s.bpsOut),
+  );
+  pushStats(m.fields, rs.stats);
+  m.fields.push(
     f('persistent_connections', FieldType.Int, rs.persistentConnections),
     f('weight', FieldType.Int, rs.weight),
     f('fwd_method', FieldType.String, rs.fwdMethod),

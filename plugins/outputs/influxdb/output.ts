@@ -3,10 +3,10 @@
  * takes the batch. Parts of a batch an endpoint finished with (written, or
  * dropped after a 4xx) are not sent again to the next URL.
  */
-import { defaultUserAgent, HttpClient, randomOrder } from '../../../core/http/client';
+import { defaultUserAgent, HttpClient, writeToAnyEndpoint } from '../../../core/http/client';
 import { durationMs, parseDuration } from '../../../core/config/duration';
 import type { Metric } from '../../../core/metric';
-import { PartialWriteError, type Output, type OutputContext } from '../../../core/plugin';
+import type { Output, OutputContext } from '../../../core/plugin';
 import { LineProtocolSerializer, serializerOptions } from '../../../core/serializers/influx';
 import { type ClientResult, V1HttpClient } from './http';
 import { type InfluxDBOptions, parseSize } from './options';
@@ -89,26 +89,7 @@ export class InfluxDBOutput implements Output {
   }
 
   async write(metrics: Metric[]): Promise<void> {
-    if (metrics.length === 0) return;
-    let pending: number[] = new Array(metrics.length);
-    for (let i = 0; i < metrics.length; i++) pending[i] = i;
-    const written: number[] = [];
-    const dropped: number[] = [];
-    for (const n of randomOrder(this.clients.length)) {
-      const client = this.clients[n];
-      const r = await client.write(metrics, pending);
-      for (const i of r.written) written.push(i);
-      for (const i of r.dropped) dropped.push(i);
-      // Everything was written or deliberately dropped (already logged): the batch is done with.
-      if (!r.error) return;
-      this.ctx.log.error(`When writing to [${client.url}]: ${r.error.message}`);
-      if (r.written.length + r.dropped.length > 0) {
-        const done = new Set([...r.written, ...r.dropped]);
-        pending = pending.filter((i) => !done.has(i));
-      }
-    }
-    if (written.length + dropped.length === 0) throw new Error('could not write any address');
-    throw new PartialWriteError('could not write any address', dropped, written);
+    await writeToAnyEndpoint(this.clients, metrics, this.ctx.log, () => 'could not write any address');
   }
 
   /** Encodes the next batch while the current one is on the wire (most setups have one URL). */

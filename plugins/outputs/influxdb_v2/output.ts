@@ -3,9 +3,9 @@
  * the batch; parts an endpoint finished with are not sent again.
  */
 import { durationMs, parseDuration } from '../../../core/config/duration';
-import { defaultUserAgent, HttpClient, randomOrder } from '../../../core/http/client';
+import { defaultUserAgent, HttpClient, writeToAnyEndpoint } from '../../../core/http/client';
 import type { Metric } from '../../../core/metric';
-import { PartialWriteError, type Output, type OutputContext } from '../../../core/plugin';
+import type { Output, OutputContext } from '../../../core/plugin';
 import { LineProtocolSerializer, serializerOptions } from '../../../core/serializers/influx';
 import { V2Client } from './client';
 import type { InfluxDBv2Options } from './options';
@@ -46,28 +46,9 @@ export class InfluxDBv2Output implements Output {
   }
 
   async write(metrics: Metric[]): Promise<void> {
-    if (metrics.length === 0) return;
-    let pending: number[] = new Array(metrics.length);
-    for (let i = 0; i < metrics.length; i++) pending[i] = i;
-    const written: number[] = [];
-    const dropped: number[] = [];
-    let lastError: Error | undefined;
-    for (const n of randomOrder(this.clients.length)) {
-      const client = this.clients[n];
-      const r = await client.write(metrics, pending);
-      for (const i of r.written) written.push(i);
-      for (const i of r.dropped) dropped.push(i);
-      if (!r.error) return;
-      lastError = r.error;
-      this.ctx.log.error(`When writing to [${client.url}]: ${r.error.message}`);
-      if (r.written.length + r.dropped.length > 0) {
-        const done = new Set([...r.written, ...r.dropped]);
-        pending = pending.filter((i) => !done.has(i));
-      }
-    }
-    const msg = this.clients.length === 1 && lastError ? lastError.message : 'failed to send metrics to any configured server(s)';
-    if (written.length + dropped.length === 0) throw new Error(msg);
-    throw new PartialWriteError(msg, dropped, written);
+    await writeToAnyEndpoint(this.clients, metrics, this.ctx.log, (last) =>
+      this.clients.length === 1 && last ? last.message : 'failed to send metrics to any configured server(s)',
+    );
   }
 
   /** Encodes the next batch while the current one is on the wire (most setups have one URL). */
