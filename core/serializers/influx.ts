@@ -158,10 +158,9 @@ export function formatFieldValue(f: Field, uintSupport: boolean): string | undef
   }
 }
 
-/** Byte classes: 1 = needs escaping in a measurement, 2 = in a key/tag value, 4 = in a string field value. */
+/** Byte classes: KEY = needs escaping in a key or tag value, STRING = in a string field value. */
 const CLASS = new Uint8Array(128);
-for (const c of [9, 10, 12, 13, 32, 44]) CLASS[c] |= 1 | 2;
-CLASS[61] |= 2; // '='
+for (const c of [9, 10, 12, 13, 32, 44, 61]) CLASS[c] |= 2; // \t \n \f \r space , =
 CLASS[34] |= 4; // '"'
 CLASS[92] |= 4; // '\\'
 /** "000" … "999" as ASCII, three bytes each. */
@@ -174,7 +173,6 @@ for (let i = 0; i < 1000; i++) {
 
 /** Bytes reserved before each metric (and again mid-way) so small writes need no capacity check. */
 const HEADROOM = 16 * 1024;
-const NAME = 1;
 const KEY = 2;
 const STRING = 4;
 
@@ -254,7 +252,7 @@ export class LineProtocolSerializer {
 
   private writeEscaped(s: string, cls: number): void {
     if (this.writePlain(s, cls)) return;
-    this.writeUtf8(cls === NAME ? escapeName(s) : cls === KEY ? escapeKey(s) : escapeStringValue(s));
+    this.writeUtf8(cls === KEY ? escapeKey(s) : escapeStringValue(s));
   }
 
   /** Keeps at least 1 KiB free: every element below writes at most that much without its own check. */
