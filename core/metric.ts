@@ -48,10 +48,126 @@ export function float(v: number): TypedValue {
   return new TypedValue(FieldType.Float, v);
 }
 
+/** What a serializer keeps on a frozen TagSet (opaque to everything else). */
+export interface EncodedTags {
+  readonly length: number;
+}
+
+/**
+ * A metric's tags: keys sorted by code unit (as Go's sort.Strings), each
+ * value beside its key.
+ *
+ * A frozen set never changes again, so one can be shared by every metric of a
+ * series, gather after gather, and whatever is derived from it (the agent's
+ * added tags and tag filters, the serialized bytes) can be computed once per
+ * set instead of once per metric. Changing the tags of a metric whose set is
+ * frozen gives that metric its own copy first.
+ */
+export class TagSet {
+  private isFrozen = false;
+  /**
+   * The line-protocol serializer's encoding of a frozen set, kept on the set
+   * itself: a WeakMap lookup per metric costs more than the copy it saves.
+   */
+  lineProtocol: EncodedTags | undefined = undefined;
+
+  constructor(
+    readonly keys: string[] = [],
+    readonly values: string[] = [],
+  ) {}
+
+  /** A frozen set of tags given already sorted by key, without duplicates. */
+  static frozen(keys: string[], values: string[]): TagSet {
+    return new TagSet(keys, values).freeze();
+  }
+
+  get frozen(): boolean {
+    return this.isFrozen;
+  }
+
+  freeze(): this {
+    this.isFrozen = true;
+    return this;
+  }
+
+  /** An unfrozen copy. */
+  clone(): TagSet {
+    return new TagSet(this.keys.slice(), this.values.slice());
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  indexOf(key: string): number {
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) if (keys[i] === key) return i;
+    return -1;
+  }
+
+  get(key: string): string | undefined {
+    const i = this.indexOf(key);
+    return i >= 0 ? this.values[i] : undefined;
+  }
+
+  /** Sets (or replaces) a tag in key order. Only on unfrozen sets. */
+  set(key: string, value: string): void {
+    this.assertMutable();
+    const keys = this.keys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < keys.length && keys[lo] === key) {
+      this.values[lo] = value;
+      return;
+    }
+    keys.splice(lo, 0, key);
+    this.values.splice(lo, 0, value);
+  }
+
+  /** Adds a tag only when absent (Telegraf's precedence for plugin and global tags). Only on unfrozen sets. */
+  setIfAbsent(key: string, value: string): void {
+    if (this.indexOf(key) < 0) this.set(key, value);
+  }
+
+  /** Only on unfrozen sets. */
+  delete(key: string): void {
+    this.assertMutable();
+    const i = this.indexOf(key);
+    if (i >= 0) {
+      this.keys.splice(i, 1);
+      this.values.splice(i, 1);
+    }
+  }
+
+  /** Keeps the tags whose key passes `keep`. Only on unfrozen sets. */
+  retain(keep: (key: string) => boolean): void {
+    this.assertMutable();
+    const keys = this.keys;
+    const values = this.values;
+    let w = 0;
+    for (let r = 0; r < keys.length; r++) {
+      if (!keep(keys[r])) continue;
+      keys[w] = keys[r];
+      values[w] = values[r];
+      w++;
+    }
+    keys.length = w;
+    values.length = w;
+  }
+
+  private assertMutable(): void {
+    if (this.isFrozen) throw new Error('a frozen TagSet cannot change');
+  }
+}
+
 export class Metric {
-  /** Tag keys, kept sorted; `tagValues[i]` belongs to `tagKeys[i]`. */
-  readonly tagKeys: string[] = [];
-  readonly tagValues: string[] = [];
+  /** The tags; frozen sets are shared, so changes go through the metric (which copies them first). */
+  tagSet: TagSet;
   readonly fields: Field[] = [];
 
   constructor(
@@ -59,7 +175,10 @@ export class Metric {
     /** Unix time in nanoseconds. */
     public time: bigint,
     public type: ValueType = 'untyped',
-  ) {}
+    tags?: TagSet,
+  ) {
+    this.tagSet = tags ?? new TagSet();
+  }
 
   static from(name: string, tags: Tags, fields: Record<string, FieldInit>, time: bigint, type: ValueType = 'untyped'): Metric {
     const m = new Metric(name, time, type);
@@ -70,56 +189,48 @@ export class Metric {
 
   // ---- tags -------------------------------------------------------------
 
+  /** Tag keys, sorted; `tagValues[i]` belongs to `tagKeys[i]`. Read-only: change tags through the methods. */
+  get tagKeys(): readonly string[] {
+    return this.tagSet.keys;
+  }
+
+  get tagValues(): readonly string[] {
+    return this.tagSet.values;
+  }
+
+  /** The tag set, made this metric's own (unfrozen) so it can change. */
+  ownTags(): TagSet {
+    if (this.tagSet.frozen) this.tagSet = this.tagSet.clone();
+    return this.tagSet;
+  }
+
   hasTag(key: string): boolean {
-    return this.tagIndex(key) >= 0;
+    return this.tagSet.indexOf(key) >= 0;
   }
 
   getTag(key: string): string | undefined {
-    const i = this.tagIndex(key);
-    return i >= 0 ? this.tagValues[i] : undefined;
+    return this.tagSet.get(key);
   }
 
   /** Sets (or replaces) a tag, keeping keys sorted by code unit as Go's sort.Strings does. */
   setTag(key: string, value: string): void {
-    const keys = this.tagKeys;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid] < key) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < keys.length && keys[lo] === key) {
-      this.tagValues[lo] = value;
-      return;
-    }
-    keys.splice(lo, 0, key);
-    this.tagValues.splice(lo, 0, value);
+    this.ownTags().set(key, value);
   }
 
   /** Adds a tag only when absent (Telegraf's precedence for plugin and global tags). */
   addTagIfAbsent(key: string, value: string): void {
-    if (this.tagIndex(key) < 0) this.setTag(key, value);
+    if (this.tagSet.indexOf(key) < 0) this.ownTags().set(key, value);
   }
 
   removeTag(key: string): void {
-    const i = this.tagIndex(key);
-    if (i >= 0) {
-      this.tagKeys.splice(i, 1);
-      this.tagValues.splice(i, 1);
-    }
+    if (this.tagSet.indexOf(key) >= 0) this.ownTags().delete(key);
   }
 
   tags(): Tags {
     const out: Tags = {};
-    for (let i = 0; i < this.tagKeys.length; i++) out[this.tagKeys[i]] = this.tagValues[i];
+    const t = this.tagSet;
+    for (let i = 0; i < t.keys.length; i++) out[t.keys[i]] = t.values[i];
     return out;
-  }
-
-  private tagIndex(key: string): number {
-    const keys = this.tagKeys;
-    for (let i = 0; i < keys.length; i++) if (keys[i] === key) return i;
-    return -1;
   }
 
   // ---- fields -----------------------------------------------------------
@@ -170,10 +281,9 @@ export class Metric {
     if (i >= 0) this.fields.splice(i, 1);
   }
 
+  /** A copy whose fields and tags can change independently; a frozen tag set is shared. */
   copy(): Metric {
-    const m = new Metric(this.name, this.time, this.type);
-    m.tagKeys.push(...this.tagKeys);
-    m.tagValues.push(...this.tagValues);
+    const m = new Metric(this.name, this.time, this.type, this.tagSet.frozen ? this.tagSet : this.tagSet.clone());
     for (const f of this.fields) m.fields.push({ key: f.key, type: f.type, value: f.value });
     return m;
   }

@@ -3,7 +3,7 @@
  * metric passes (namepass/namedrop, tagpass/tagdrop); modifiers remove fields
  * and tags (fieldinclude/fieldexclude, taginclude/tagexclude).
  */
-import type { Metric } from '../metric';
+import type { Metric, TagSet } from '../metric';
 import { compileGlobs, type Matcher } from './glob';
 
 export interface FilterConfig {
@@ -32,9 +32,9 @@ function compileTagFilters(t: Record<string, string[]> | undefined): TagFilter[]
 }
 
 /** Telegraf's tag-filter rule: passes when ANY filter key is present with a value matching ANY of its globs. */
-function tagsMatch(filters: TagFilter[], m: Metric): boolean {
+function tagsMatch(filters: TagFilter[], tags: TagSet): boolean {
   for (const f of filters) {
-    const v = m.getTag(f.key);
+    const v = tags.get(f.key);
     if (v !== undefined && f.values.match(v)) return true;
   }
   return false;
@@ -72,42 +72,60 @@ export class MetricFilter {
     );
   }
 
+  /** True when the selectors look at tags (tagpass, tagdrop). */
+  get selectsTags(): boolean {
+    return this.tagPass !== undefined || this.tagDrop !== undefined;
+  }
+
+  /** True when the modifiers remove tags (taginclude, tagexclude). */
+  get modifiesTags(): boolean {
+    return this.tagInclude !== undefined || this.tagExclude !== undefined;
+  }
+
   /** Selectors: true when the metric is kept. */
   select(m: Metric): boolean {
-    if (this.namePass && !this.namePass.match(m.name)) return false;
-    if (this.nameDrop && this.nameDrop.match(m.name)) return false;
-    if (this.tagPass && !tagsMatch(this.tagPass, m)) return false;
-    if (this.tagDrop && tagsMatch(this.tagDrop, m)) return false;
+    return this.selectName(m.name) && this.selectTags(m.tagSet);
+  }
+
+  /** The name selectors (namepass, namedrop). */
+  selectName(name: string): boolean {
+    if (this.namePass && !this.namePass.match(name)) return false;
+    if (this.nameDrop && this.nameDrop.match(name)) return false;
+    return true;
+  }
+
+  /** The tag selectors (tagpass, tagdrop). */
+  selectTags(tags: TagSet): boolean {
+    if (this.tagPass && !tagsMatch(this.tagPass, tags)) return false;
+    if (this.tagDrop && tagsMatch(this.tagDrop, tags)) return false;
     return true;
   }
 
   /** Modifiers: removes filtered fields and tags in place. */
   modify(m: Metric): void {
-    if (this.fieldInclude || this.fieldExclude) {
-      const fields = m.fields;
-      let w = 0;
-      for (let r = 0; r < fields.length; r++) {
-        const k = fields[r].key;
-        if (this.fieldInclude && !this.fieldInclude.match(k)) continue;
-        if (this.fieldExclude && this.fieldExclude.match(k)) continue;
-        fields[w++] = fields[r];
-      }
-      fields.length = w;
+    this.modifyFields(m);
+    if (this.modifiesTags) this.modifyTags(m.ownTags());
+  }
+
+  /** The field modifiers (fieldinclude, fieldexclude). */
+  modifyFields(m: Metric): void {
+    if (!this.fieldInclude && !this.fieldExclude) return;
+    const fields = m.fields;
+    let w = 0;
+    for (let r = 0; r < fields.length; r++) {
+      const k = fields[r].key;
+      if (this.fieldInclude && !this.fieldInclude.match(k)) continue;
+      if (this.fieldExclude && this.fieldExclude.match(k)) continue;
+      fields[w++] = fields[r];
     }
-    if (this.tagInclude || this.tagExclude) {
-      const keys = m.tagKeys;
-      const values = m.tagValues;
-      let w = 0;
-      for (let r = 0; r < keys.length; r++) {
-        const k = keys[r];
-        if (this.tagInclude && !this.tagInclude.match(k)) continue;
-        if (this.tagExclude && this.tagExclude.match(k)) continue;
-        keys[w] = k;
-        values[w] = values[r];
-        w++;
-      }
-      keys.length = w;
-      values.length = w;
-    }
+    fields.length = w;
+  }
+
+  /** The tag modifiers (taginclude, tagexclude), on an unfrozen set. */
+  modifyTags(tags: TagSet): void {
+    const include = this.tagInclude;
+    const exclude = this.tagExclude;
+    if (!include && !exclude) return;
+    tags.retain((k) => (!include || include.match(k)) && !(exclude && exclude.match(k)));
   }
 }

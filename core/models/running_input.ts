@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import { Metric, nowNs, roundTime, type FieldInit, type Tags, type ValueType } from '../metric';
 import type { Accumulator, Input } from '../plugin';
 import { selfStats, type Stat } from '../selfstat';
+import { TagTransform } from './tag_transform';
 
 export interface RunningInputConfig {
   name: string;
@@ -40,6 +41,8 @@ export class RunningInput {
   /** Set while a gather runs, so ticks never overlap one. */
   gathering = false;
   started = false;
+  /** Tag selectors, plugin and global tags, tag modifiers: undefined when there are none. */
+  private readonly tagTransform: TagTransform | undefined;
 
   constructor(
     readonly config: RunningInputConfig,
@@ -47,7 +50,16 @@ export class RunningInput {
     readonly log: Logger,
     private readonly globalTags: Tags,
   ) {
-    this.filter = new MetricFilter(config.filter);
+    const f = (this.filter = new MetricFilter(config.filter));
+    const added = [...Object.entries(config.tags), ...Object.entries(globalTags)];
+    if (f.selectsTags || f.modifiesTags || added.length > 0) {
+      this.tagTransform = new TagTransform((t) => {
+        if (!f.selectTags(t)) return false;
+        for (const [k, v] of added) t.setIfAbsent(k, v);
+        f.modifyTags(t);
+        return true;
+      });
+    }
     const tags: Record<string, string> = { input: config.name };
     if (config.alias) tags.alias = config.alias;
     this.stats = {
@@ -63,18 +75,21 @@ export class RunningInput {
     return this.config.alias ? `inputs.${this.config.name}::${this.config.alias}` : `inputs.${this.config.name}`;
   }
 
-  /** Applies the common options to a plugin metric; undefined when it is filtered out. */
+  /**
+   * Applies the common options to a plugin metric; undefined when it is
+   * filtered out. The tag steps depend on the tags alone, so they run as one
+   * transform (once per frozen tag set); the result equals Telegraf's order.
+   */
   makeMetric(m: Metric): Metric | undefined {
     const f = this.filter;
-    if (f.isActive && !f.select(m)) return undefined;
+    if (f.isActive && !f.selectName(m.name)) return undefined;
     const c = this.config;
     if (c.nameOverride) m.name = c.nameOverride;
     if (c.namePrefix) m.name = c.namePrefix + m.name;
     if (c.nameSuffix) m.name = m.name + c.nameSuffix;
-    for (const k in c.tags) m.addTagIfAbsent(k, c.tags[k]);
-    for (const k in this.globalTags) m.addTagIfAbsent(k, this.globalTags[k]);
+    if (this.tagTransform && !this.tagTransform.apply(m)) return undefined;
     if (f.isActive) {
-      f.modify(m);
+      f.modifyFields(m);
       if (m.fields.length === 0) return undefined;
     }
     if (c.precisionNs > 1n) m.time = roundTime(m.time, c.precisionNs);

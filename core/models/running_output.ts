@@ -12,6 +12,7 @@ import type { Metric } from '../metric';
 import { PartialWriteError, type Output } from '../plugin';
 import { selfStats, type Stat } from '../selfstat';
 import { MetricBuffer } from './buffer';
+import { TagTransform } from './tag_transform';
 
 export interface RunningOutputConfig {
   name: string;
@@ -51,13 +52,22 @@ export class RunningOutput {
   /** Called when a full batch is waiting (the agent schedules a flush). */
   onBatchReady?: () => void;
   connected = false;
+  /** Tag selectors and modifiers: undefined when there are none. */
+  private readonly tagTransform: TagTransform | undefined;
 
   constructor(
     readonly config: RunningOutputConfig,
     readonly output: Output,
     readonly log: Logger,
   ) {
-    this.filter = new MetricFilter(config.filter);
+    const f = (this.filter = new MetricFilter(config.filter));
+    if (f.selectsTags || f.modifiesTags) {
+      this.tagTransform = new TagTransform((t) => {
+        if (!f.selectTags(t)) return false;
+        f.modifyTags(t);
+        return true;
+      });
+    }
     this.buffer = new MetricBuffer(config.metricBufferLimit);
     const tags: Record<string, string> = { output: config.name };
     if (config.alias) tags.alias = config.alias;
@@ -87,11 +97,12 @@ export class RunningOutput {
   add(m: Metric): void {
     const f = this.filter;
     if (f.isActive) {
-      if (!f.select(m)) {
+      // Selectors, then modifiers (the tag steps as one transform, once per frozen tag set).
+      if (!f.selectName(m.name) || (this.tagTransform && !this.tagTransform.apply(m))) {
         this.stats.metricsFiltered.incr();
         return;
       }
-      f.modify(m);
+      f.modifyFields(m);
       if (m.fields.length === 0) {
         this.stats.metricsFiltered.incr();
         return;

@@ -8,7 +8,7 @@
  * The hot path builds one string per metric by concatenation (V8 ropes) and
  * skips escaping work with a single character-class test per element.
  */
-import { FieldType, type Field, type Metric } from '../metric';
+import { FieldType, type EncodedTags, type Field, type Metric, type TagSet } from '../metric';
 
 export interface InfluxSerializerOptions {
   uintSupport?: boolean;
@@ -163,23 +163,172 @@ const CLASS = new Uint8Array(128);
 for (const c of [9, 10, 12, 13, 32, 44, 61]) CLASS[c] |= 2; // \t \n \f \r space , =
 CLASS[34] |= 4; // '"'
 CLASS[92] |= 4; // '\\'
-/** "000" … "999" as ASCII, three bytes each. */
-const DIGITS3 = new Uint8Array(3000);
-for (let i = 0; i < 1000; i++) {
-  DIGITS3[3 * i] = 48 + ((i / 100) | 0);
-  DIGITS3[3 * i + 1] = 48 + (((i / 10) | 0) % 10);
-  DIGITS3[3 * i + 2] = 48 + (i % 10);
-}
-
-/** Bytes reserved before each metric (and again mid-way) so small writes need no capacity check. */
-const HEADROOM = 16 * 1024;
 const KEY = 2;
 const STRING = 4;
 
+// Integers are written four digits per 32-bit store: DIGITS4[n] is "0000"…"9999"
+// as a little-endian word, LEADING4[n] the digits of n without leading zeros
+// (left-aligned; the bytes after them are overwritten by what follows) and
+// LENGTH4[n] how many there are.
+const DIGITS4 = new Uint32Array(10000);
+const LEADING4 = new Uint32Array(10000);
+const LENGTH4 = new Uint8Array(10000);
+for (let n = 0; n < 10000; n++) {
+  const d = [(n / 1000) | 0, ((n / 100) | 0) % 10, ((n / 10) | 0) % 10, n % 10].map((x) => 48 + x);
+  DIGITS4[n] = (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0;
+  const len = n >= 1000 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
+  const lead = d.slice(4 - len);
+  LEADING4[n] = lead.reduce((w, c, i) => w | (c << (8 * i)), 0) >>> 0;
+  LENGTH4[n] = len;
+}
+
+/** 0 ≤ x < 10^8 (an int32), no leading zeros. Returns the position after the digits; may store up to 3 bytes beyond it. */
+function writeBelow1e8(view: DataView, pos: number, x: number): number {
+  if (x < 10000) {
+    view.setUint32(pos, LEADING4[x], true);
+    return pos + LENGTH4[x];
+  }
+  // Int32 division by a constant: the JIT turns it into a multiplication.
+  const hi = (x / 10000) | 0;
+  view.setUint32(pos, LEADING4[hi], true);
+  pos += LENGTH4[hi];
+  view.setUint32(pos, DIGITS4[x - hi * 10000], true);
+  return pos + 4;
+}
+
 /**
- * Writes line protocol as bytes into a growing Buffer: plain ASCII is copied
- * byte by byte and integers are written digit by digit, so serializing a
- * metric allocates nothing but the occasional escaped string.
+ * An integral 0 ≤ v < 2^53, in int32 arithmetic after one split at 10^8. The
+ * split multiplies by 10^-8 instead of dividing (several times slower) and
+ * corrects the quotient by one where rounding moved it; `hi * 1e8` and
+ * `v - hi * 1e8` are exact because both stay below 2^53.
+ */
+function writeUnsigned(view: DataView, pos: number, v: number): number {
+  if (v < 1e8) return writeBelow1e8(view, pos, v | 0);
+  let hi = Math.floor(v * 1e-8);
+  let lo = v - hi * 1e8;
+  if (lo < 0) {
+    hi -= 1;
+    lo += 1e8;
+  } else if (lo >= 1e8) {
+    hi += 1;
+    lo -= 1e8;
+  }
+  pos = writeBelow1e8(view, pos, hi | 0);
+  const low = lo | 0;
+  const mid = (low / 10000) | 0;
+  view.setUint32(pos, DIGITS4[mid], true);
+  view.setUint32(pos + 4, DIGITS4[low - mid * 10000], true);
+  return pos + 8;
+}
+
+/**
+ * Copies `s` when it is plain ASCII without characters of class `cls`, four
+ * characters per 32-bit store. Returns the position after it, or -1 (and the
+ * bytes written must be ignored) when `s` needs escaping or UTF-8 encoding.
+ * The caller has reserved `s.length + 4` bytes.
+ */
+function copyPlain(view: DataView, buf: Buffer, pos: number, s: string, cls: number): number {
+  const len = s.length;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const c0 = s.charCodeAt(i);
+    const c1 = s.charCodeAt(i + 1);
+    const c2 = s.charCodeAt(i + 2);
+    const c3 = s.charCodeAt(i + 3);
+    if ((c0 | c1 | c2 | c3) >= 128 || ((CLASS[c0] | CLASS[c1] | CLASS[c2] | CLASS[c3]) & cls) !== 0) return -1;
+    view.setUint32(pos + i, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24), true);
+  }
+  for (; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || (CLASS[c] & cls) !== 0) return -1;
+    buf[pos + i] = c;
+  }
+  return pos + len;
+}
+
+/**
+ * Encoded bytes of a constant element, zero-padded to whole 8-byte words
+ * (at least four) and held as float64 words: one 8-byte store copies eight
+ * bytes, and elements of up to 32 bytes (most keys) are copied by the same
+ * four stores, without a loop or a branch on their length. No word is a NaN pattern (that needs a 0x7F or 0xFF
+ * top byte after a byte of 0xF0 or more, which valid UTF-8 and zero padding
+ * never have), so the bits survive a float64 load and store; `exact` checks it.
+ */
+interface EncodedText extends EncodedTags {
+  readonly words: Float64Array;
+  readonly length: number;
+  /** The words copy back to exactly these bytes (else copyEncoded stores bytes). */
+  readonly exact: boolean;
+  readonly bytes: Uint8Array;
+}
+
+/** How far past an element copyEncoded may store (zero padding that what follows overwrites). */
+const OVERSHOOT = 32;
+
+function encodeText(text: string): EncodedText {
+  const bytes = Buffer.from(text, 'utf8');
+  const words = new Float64Array(Math.max(4, Math.ceil(bytes.length / 8)));
+  const raw = new Uint8Array(words.buffer);
+  raw.set(bytes);
+  const check = new DataView(new ArrayBuffer(words.length * 8));
+  for (let j = 0; j < words.length; j++) check.setFloat64(8 * j, words[j], true);
+  const exact = Buffer.from(check.buffer).equals(Buffer.from(raw.buffer));
+  return { words, length: bytes.length, exact, bytes };
+}
+
+/** Copies an encoded element; may store up to OVERSHOOT bytes beyond it, which the caller has reserved. */
+function copyEncoded(view: DataView, pos: number, e: EncodedText): number {
+  const w = e.words;
+  const n = e.length;
+  if (!e.exact) {
+    for (let j = 0; j < n; j++) view.setUint8(pos + j, e.bytes[j]);
+  } else if (n <= 32) {
+    view.setFloat64(pos, w[0], true);
+    view.setFloat64(pos + 8, w[1], true);
+    view.setFloat64(pos + 16, w[2], true);
+    view.setFloat64(pos + 24, w[3], true);
+  } else {
+    for (let j = 0; j < w.length; j++) view.setFloat64(pos + 8 * j, w[j], true);
+  }
+  return pos + n;
+}
+
+/**
+ * Encodings of constant elements (measurement name, `,tagkey=`, `,fieldkey=`)
+ * remembered by position: consecutive metrics of a measurement have the same
+ * keys in the same positions, so a hit costs one string identity compare.
+ */
+class PositionalCache {
+  private readonly texts: string[] = [];
+  private readonly encoded: EncodedText[] = [];
+
+  constructor(private readonly encode: (text: string) => string) {}
+
+  get(i: number, text: string): EncodedText {
+    if (this.texts[i] === text) return this.encoded[i];
+    const e = encodeText(this.encode(text));
+    this.texts[i] = text;
+    this.encoded[i] = e;
+    return e;
+  }
+}
+
+/** Recycled batch memory kept for reuse: two Buffers (one being sent, one being prepared) of up to 4 MiB. */
+const MAX_SPARES = 2;
+const MAX_SPARE_BYTES = 4 * 1024 * 1024;
+/** Bytes reserved before each metric so that small elements need no capacity check. */
+const HEADROOM = 16 * 1024;
+/** Elements longer than this reserve their own space. */
+const SMALL = 256;
+const TRUE = encodeText('true');
+const FALSE = encodeText('false');
+const CLIPPED = encodeText(INT64_MAX_STR);
+
+/**
+ * Writes line protocol as bytes into a growing Buffer: plain ASCII is stored
+ * four characters at a time, integers four digits at a time, and constant
+ * elements (names, keys, the timestamp) are copied from cached encodings, so
+ * serializing a metric allocates nothing but the occasional escaped string.
  */
 export class LineProtocolSerializer {
   readonly uintSupport: boolean;
@@ -190,12 +339,18 @@ export class LineProtocolSerializer {
   /** The same memory as `buf`, for unaligned 32-bit stores. */
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
+  /** Memory of recycled batch Buffers, written into again. */
+  private readonly spares: ArrayBufferLike[] = [];
+  /** Memory of batch Buffers handed out and not yet recycled. */
+  private readonly lent = new WeakSet<ArrayBufferLike>();
+  private batchCapacity = 64 * 1024;
   private lastTime: bigint = -1n;
   private lastFooter = '';
+  private footerBytes: EncodedText = encodeText('\n');
   private keyCache = new Map<string, string>();
-  private readonly nameCache: PositionalBytes = { strings: [], words: [], lengths: [] };
-  private readonly tagKeyCache: PositionalBytes = { strings: [], words: [], lengths: [] };
-  private readonly fieldKeyCache: PositionalBytes = { strings: [], words: [], lengths: [] };
+  private readonly nameCache = new PositionalCache(escapeName);
+  private readonly tagKeyCache = new PositionalCache((k) => ',' + escapeKey(k) + '=');
+  private readonly fieldKeyCache = new PositionalCache((k) => ',' + escapeKey(k) + '=');
 
   constructor(opts: InfluxSerializerOptions = {}) {
     this.uintSupport = opts.uintSupport ?? false;
@@ -204,12 +359,13 @@ export class LineProtocolSerializer {
     this.omitTimestamp = opts.omitTimestamp ?? false;
   }
 
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+  /** Makes room for `n` bytes after `pos` (the bytes before it are kept). */
+  private ensure(pos: number, n: number): void {
+    if (pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+    while (size < pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
+    this.buf.copy(next, 0, 0, pos);
     this.setBuffer(next);
   }
 
@@ -218,190 +374,73 @@ export class LineProtocolSerializer {
     this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
-  /** Copies `s` if it is plain ASCII without characters of `cls`; false (nothing written) otherwise. */
-  private writePlain(s: string, cls: number): boolean {
-    const len = s.length;
-    // writeMetric reserves HEADROOM bytes; only long strings need their own check.
-    if (len > 256) this.ensure(len + 4);
-    const view = this.view;
-    const pos = this.pos;
-    let i = 0;
-    // Four characters per 32-bit store; a character outside plain ASCII or of class `cls` aborts (nothing counted as written).
-    for (; i + 4 <= len; i += 4) {
-      const c0 = s.charCodeAt(i);
-      const c1 = s.charCodeAt(i + 1);
-      const c2 = s.charCodeAt(i + 2);
-      const c3 = s.charCodeAt(i + 3);
-      if ((c0 | c1 | c2 | c3) >= 128 || ((CLASS[c0] | CLASS[c1] | CLASS[c2] | CLASS[c3]) & cls) !== 0) return false;
-      view.setUint32(pos + i, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24), true);
-    }
-    const buf = this.buf;
-    for (; i < len; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 128 || (CLASS[c] & cls) !== 0) return false;
-      buf[pos + i] = c;
-    }
-    this.pos = pos + len;
-    return true;
+  /** Writes `s` escaped for class `cls` (KEY or STRING), as UTF-8; returns the position after it. */
+  private writeEscaped(pos: number, s: string, cls: number): number {
+    this.ensure(pos, s.length + 4);
+    const end = copyPlain(this.view, this.buf, pos, s, cls);
+    if (end >= 0) return end;
+    return this.writeUtf8(pos, cls === KEY ? escapeKey(s) : escapeStringValue(s));
   }
 
-  private writeUtf8(s: string): void {
-    this.ensure(s.length * 3);
-    this.pos += this.buf.write(s, this.pos, "utf8");
+  private writeUtf8(pos: number, s: string): number {
+    this.ensure(pos, s.length * 3);
+    return pos + this.buf.write(s, pos, 'utf8');
   }
 
-  private writeEscaped(s: string, cls: number): void {
-    if (this.writePlain(s, cls)) return;
-    this.writeUtf8(cls === KEY ? escapeKey(s) : escapeStringValue(s));
+  /** A copy of `e`; a long one reserves its own space and keeps the usual 1 KiB free after it. */
+  private writeEncoded(pos: number, e: EncodedText): number {
+    if (e.length > SMALL) this.ensure(pos, e.length + OVERSHOOT + 1024);
+    return copyEncoded(this.view, pos, e);
   }
 
-  /** Keeps at least 1 KiB free: every element below writes at most that much without its own check. */
-  private reserve(): void {
-    if (this.buf.length - this.pos < 1024) this.ensure(HEADROOM);
-  }
-
-  /** Within the reserved headroom: no capacity check. */
-  private writeByte(c: number): void {
-    this.buf[this.pos++] = c;
-  }
-
-  /**
-   * Writes a non-negative integer below 2^53: split at 10^9 (for v < 2^53 the
-   * quotient is below 2^24, whose double spacing is fine enough that the
-   * floor is exact), then three digits at a time from a table.
-   */
-  private writeDigits(v: number): void {
-    if (v < 1e9) {
-      this.writeBelowBillion(v);
-      return;
-    }
-    const hi = Math.floor(v / 1e9);
-    this.writeBelowBillion(hi);
-    this.writeNineDigits(v - hi * 1e9);
-  }
-
-  /** 1 to 9 digits, no leading zeros. */
-  private writeBelowBillion(v: number): void {
-    if (v < 1000) {
-      this.writeUpToThree(v);
-      return;
-    }
-    const top = (v / 1000) | 0;
-    if (top < 1000) this.writeUpToThree(top);
-    else {
-      const t = (top / 1000) | 0;
-      this.writeUpToThree(t);
-      this.writeThree(top - t * 1000);
-    }
-    this.writeThree(v - top * 1000);
-  }
-
-  /** Exactly nine digits (leading zeros kept). */
-  private writeNineDigits(v: number): void {
-    const a = (v / 1e6) | 0;
-    const rest = v - a * 1e6;
-    const b = (rest / 1000) | 0;
-    this.writeThree(a);
-    this.writeThree(b);
-    this.writeThree(rest - b * 1000);
-  }
-
-  private writeUpToThree(v: number): void {
-    const buf = this.buf;
-    const o = 3 * v;
-    if (v >= 100) buf[this.pos++] = DIGITS3[o];
-    if (v >= 10) buf[this.pos++] = DIGITS3[o + 1];
-    buf[this.pos++] = DIGITS3[o + 2];
-  }
-
-  private writeThree(v: number): void {
-    const buf = this.buf;
-    const o = 3 * v;
-    const pos = this.pos;
-    buf[pos] = DIGITS3[o];
-    buf[pos + 1] = DIGITS3[o + 1];
-    buf[pos + 2] = DIGITS3[o + 2];
-    this.pos = pos + 3;
-  }
-
-  private writeInteger(v: number | bigint, suffix: number): void {
+  /** An integer with its suffix (`i` or `u`); returns the position after it. */
+  private writeInteger(pos: number, v: number | bigint, suffix: number): number {
     if (typeof v === 'number' && v > -9007199254740992 && v < 9007199254740992) {
       let n = Math.trunc(v);
       if (n < 0) {
-        this.writeByte(45);
+        this.buf[pos++] = 45;
         n = -n;
       }
-      this.writeDigits(n);
-    } else this.writePlain(typeof v === 'bigint' ? v.toString() : BigInt(Math.trunc(v)).toString(), 0);
-    this.writeByte(suffix);
+      pos = writeUnsigned(this.view, pos, n);
+    } else {
+      const text = typeof v === 'bigint' ? v.toString() : BigInt(Math.trunc(v)).toString();
+      pos = copyPlain(this.view, this.buf, pos, text, 0);
+    }
+    this.buf[pos] = suffix;
+    return pos + 1;
   }
 
-  /** Writes a field value; false (nothing written) when it cannot be serialized (NaN, Inf). */
-  private writeValue(f: Field): boolean {
+  /** Writes a field value; returns -1 (bytes written must be ignored) when it cannot be serialized (NaN, Inf). */
+  private writeValue(pos: number, f: Field): number {
     const v = f.value;
     switch (f.type) {
       case FieldType.Int:
-        this.writeInteger(v as number | bigint, 105);
-        return true;
+        return this.writeInteger(pos, v as number | bigint, 105);
       case FieldType.Uint:
-        if (this.uintSupport) this.writeInteger(v as number | bigint, 117);
-        else if (typeof v === 'bigint' ? v > INT64_MAX : (v as number) >= 9223372036854775807) this.writePlain(INT64_MAX_STR + 'i', 0);
-        else this.writeInteger(v as number | bigint, 105);
-        return true;
+        if (this.uintSupport) return this.writeInteger(pos, v as number | bigint, 117);
+        if (typeof v === 'bigint' ? v > INT64_MAX : (v as number) >= 9223372036854775807) {
+          pos = copyEncoded(this.view, pos, CLIPPED);
+          this.buf[pos] = 105;
+          return pos + 1;
+        }
+        return this.writeInteger(pos, v as number | bigint, 105);
       case FieldType.Float: {
         const n = typeof v === 'number' ? v : Number(v);
-        if (n !== n || n === Infinity || n === -Infinity) return false;
-        this.writePlain(formatFloat(n), 0);
-        return true;
+        if (n !== n || n === Infinity || n === -Infinity) return -1;
+        const text = formatFloat(n);
+        if (text.length > SMALL) this.ensure(pos, text.length + 4);
+        return copyPlain(this.view, this.buf, pos, text, 0);
       }
       case FieldType.String:
-        this.writeByte(34);
-        this.writeEscaped(String(v), STRING);
-        this.writeByte(34);
-        return true;
+        this.buf[pos] = 34;
+        pos = this.writeEscaped(pos + 1, String(v), STRING);
+        this.ensure(pos, 8 + OVERSHOOT);
+        this.buf[pos] = 34;
+        return pos + 1;
       case FieldType.Bool:
-        this.writePlain(v ? 'true' : 'false', 0);
-        return true;
+        return copyEncoded(this.view, pos, v ? TRUE : FALSE);
     }
-    return false;
-  }
-
-  /**
-   * Copies the bytes of a constant element (measurement name, `,tagkey=`,
-   * `fieldkey=`). Consecutive metrics of a measurement have the same keys in
-   * the same positions, so the encoded bytes are remembered per position and
-   * copied without re-checking each character.
-   */
-  private writeCached(cache: PositionalBytes, i: number, key: string, encode: (key: string) => string): void {
-    let words = cache.words[i];
-    if (cache.strings[i] !== key || words === undefined) {
-      const bytes = Buffer.from(encode(key), 'utf8');
-      // Stored as little-endian 32-bit words: a quarter of the stores of a byte loop.
-      words = new Uint32Array(Math.ceil(bytes.length / 4));
-      new Uint8Array(words.buffer).set(bytes);
-      cache.strings[i] = key;
-      cache.words[i] = words;
-      cache.lengths[i] = bytes.length;
-    }
-    const n = cache.lengths[i];
-    // The last word may write up to 3 bytes past the element; they lie within the reserved headroom and are overwritten next.
-    if (n > 256) this.ensure(n + 4);
-    const view = this.view;
-    const pos = this.pos;
-    for (let j = 0; j < words.length; j++) view.setUint32(pos + 4 * j, words[j], true);
-    this.pos = pos + n;
-  }
-
-  private readonly encodeName = (name: string): string => escapeName(name);
-  private readonly encodeTagKey = (key: string): string => ',' + (this.writePlainCheck(key) ? key : escapeKey(key)) + '=';
-  private readonly encodeFieldKey = (key: string): string => (this.writePlainCheck(key) ? key : this.escapedFieldKey(key)) + '=';
-
-  private writePlainCheck(s: string): boolean {
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 128 || (CLASS[c] & KEY) !== 0) return false;
-    }
-    return true;
+    return -1;
   }
 
   /** Field keys repeat across metrics: cache their escaped form. */
@@ -420,6 +459,7 @@ export class LineProtocolSerializer {
     if (time !== this.lastTime) {
       this.lastTime = time;
       this.lastFooter = ' ' + time + '\n';
+      this.footerBytes = encodeText(this.lastFooter);
     }
     return this.lastFooter;
   }
@@ -428,74 +468,125 @@ export class LineProtocolSerializer {
   header(m: Metric): string {
     const name = escapeName(m.name);
     if (name === '') throw new MetricSerializeError('', 'invalid name');
-    let h = name;
-    const keys = m.tagKeys;
-    const values = m.tagValues;
-    for (let i = 0; i < keys.length; i++) {
-      const k = tagText(keys[i]);
-      const v = tagText(values[i]);
-      if (k === '' || v === '') continue;
-      h += ',' + k + '=' + v;
-    }
-    return h + ' ';
+    return name + tagsText(m.tagSet) + ' ';
   }
 
-  /** Appends one metric; rewinds and throws MetricSerializeError when it has nothing to write. */
+  /**
+   * `,key=value` per field, the first comma turned into the space after the
+   * tags. Returns the position after them (`start` when none could be
+   * written). Non-negative integers below 2^53, most fields of most metrics,
+   * are written inline here.
+   */
+  private writeFields(start: number, fields: readonly Field[]): number {
+    const keys = this.fieldKeyCache;
+    const uintSuffix = this.uintSupport ? 117 : 105;
+    // Locals, refreshed after any call that may grow the buffer.
+    let view = this.view;
+    let buf = this.buf;
+    let limit = buf.length - 1024;
+    let pos = start;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i];
+      const key = f.key;
+      if (key === '') continue;
+      if (pos > limit) {
+        this.ensure(pos, HEADROOM);
+        view = this.view;
+        buf = this.buf;
+        limit = buf.length - 1024;
+      }
+      const e = keys.get(i, key);
+      let p: number;
+      if (e.length <= 32 && e.exact) {
+        const w = e.words;
+        view.setFloat64(pos, w[0], true);
+        view.setFloat64(pos + 8, w[1], true);
+        view.setFloat64(pos + 16, w[2], true);
+        view.setFloat64(pos + 24, w[3], true);
+        p = pos + e.length;
+      } else {
+        p = this.writeEncoded(pos, e);
+        view = this.view;
+        buf = this.buf;
+        limit = buf.length - 1024;
+      }
+      const v = f.value;
+      const type = f.type;
+      if (typeof v === 'number' && (type === FieldType.Int || type === FieldType.Uint) && v >= 0 && v < 9007199254740992) {
+        p = writeUnsigned(view, p, Math.trunc(v));
+        buf[p++] = type === FieldType.Int ? 105 : uintSuffix;
+      } else {
+        p = this.writeValue(p, f);
+        view = this.view;
+        buf = this.buf;
+        limit = buf.length - 1024;
+        if (p < 0) continue;
+      }
+      if (pos === start) buf[pos] = 32;
+      pos = p;
+    }
+    return pos;
+  }
+
+  /** Appends one metric at `this.pos`; on error nothing is appended and MetricSerializeError is thrown. */
   private writeMetric(m: Metric): void {
+    const lineStart = this.pos;
     if (this.maxLineBytes > 0) {
-      this.writeUtf8(this.serializeSplit(m));
+      this.pos = this.writeUtf8(lineStart, this.serializeSplit(m));
       return;
     }
-    this.ensure(HEADROOM);
-    const lineStart = this.pos;
     if (m.name === '') throw new MetricSerializeError('', 'invalid name');
-    this.writeCached(this.nameCache, 0, m.name, this.encodeName);
-    const keys = m.tagKeys;
-    const values = m.tagValues;
+    this.ensure(lineStart, HEADROOM);
+    // Elements of up to SMALL bytes are written without their own capacity check: one check
+    // per tag and per field keeps 1 KiB free, and longer elements reserve their own space.
+    let pos = this.writeEncoded(lineStart, this.nameCache.get(0, m.name));
+    const tags = m.tagSet;
+    if (tags.frozen) {
+      // A frozen set never changes: its encoding is worked out once and then copied.
+      let encoded = tags.lineProtocol as EncodedText | undefined;
+      if (encoded === undefined) {
+        encoded = encodeText(tagsText(tags));
+        tags.lineProtocol = encoded;
+      }
+      pos = this.writeEncoded(pos, encoded);
+    }
+    const keys = tags.frozen ? NONE : tags.keys;
+    const values = tags.values;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       const v = values[i];
-      this.reserve();
+      if (pos > this.buf.length - 1024) this.ensure(pos, HEADROOM);
       // Empty keys/values and trailing backslashes take the slow path (they are skipped or trimmed).
       if (k.length === 0 || v.length === 0 || k.charCodeAt(k.length - 1) === 92 || v.charCodeAt(v.length - 1) === 92) {
         const kt = tagText(k);
         const vt = tagText(v);
         if (kt === '' || vt === '') continue;
-        this.writeByte(44);
-        this.writeUtf8(kt);
-        this.writeByte(61);
-        this.writeUtf8(vt);
+        pos = this.writeUtf8(pos, ',' + kt + '=' + vt);
         continue;
       }
-      this.writeCached(this.tagKeyCache, i, k, this.encodeTagKey);
-      this.writeEscaped(v, KEY);
+      pos = this.writeEncoded(pos, this.tagKeyCache.get(i, k));
+      const end = v.length <= SMALL ? copyPlain(this.view, this.buf, pos, v, KEY) : -1;
+      pos = end >= 0 ? end : this.writeEscaped(pos, v, KEY);
     }
-    this.writeByte(32);
     let fields = m.fields;
     if (this.sortFields && fields.length > 1) fields = fields.slice().sort(compareFieldKeys);
-    let written = 0;
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i];
-      if (f.key === '') continue;
-      const mark = this.pos;
-      if (written > 0) this.writeByte(44);
-      this.writeCached(this.fieldKeyCache, i, f.key, this.encodeFieldKey);
-      if (this.writeValue(f)) written++;
-      else this.pos = mark;
-      this.reserve();
-    }
-    if (written === 0) {
-      this.pos = lineStart;
+    const fieldsStart = pos;
+    pos = this.writeFields(pos, fields);
+    if (pos === fieldsStart) {
       throw new MetricSerializeError(this.header(m).slice(0, -1), 'no serializable fields');
     }
-    this.writePlain(this.footer(m.time), 0);
+    this.footer(m.time);
+    this.ensure(pos, 64 + OVERSHOOT);
+    this.pos = copyEncoded(this.view, pos, this.omitTimestamp ? NEWLINE : this.footerBytes);
   }
 
   /** Serializes one metric to one or more lines (each ending in `\n`). Throws MetricSerializeError. */
   serialize(m: Metric): string {
     this.pos = 0;
     this.writeMetric(m);
-    return this.buf.toString('utf8', 0, this.pos);
+    const line = this.buf.toString('utf8', 0, this.pos);
+    if (this.buf.length > MAX_SPARE_BYTES) this.setBuffer(Buffer.allocUnsafe(64 * 1024));
+    return line;
   }
 
   private serializeSplit(m: Metric): string {
@@ -536,35 +627,71 @@ export class LineProtocolSerializer {
   }
 
   /**
-   * Serializes a batch into one new Buffer, skipping metrics that cannot be
-   * serialized (as Telegraf's SerializeBatch). This is what outputs send.
+   * Serializes a batch into a Buffer of its own, skipping metrics that cannot
+   * be serialized (as Telegraf's SerializeBatch). This is what outputs send.
+   *
+   * The batch is written straight into the returned Buffer. Handing it back
+   * with `recycle` once it has been written out lets the next batch reuse its
+   * memory instead of touching fresh pages (on this path that costs more than
+   * the serializing itself); a Buffer never recycled is simply collected.
    */
   serializeBatchToBuffer(metrics: readonly Metric[], onSkip?: (err: MetricSerializeError, m: Metric) => void): Buffer {
+    const scratch = this.buf;
+    const spare = this.spares.pop();
+    this.setBuffer(spare !== undefined ? Buffer.from(spare) : Buffer.allocUnsafeSlow(this.batchCapacity));
     this.pos = 0;
-    for (let i = 0; i < metrics.length; i++) {
-      try {
-        this.writeMetric(metrics[i]);
-      } catch (err) {
-        if (err instanceof MetricSerializeError) onSkip?.(err, metrics[i]);
-        else throw err;
+    try {
+      for (let i = 0; i < metrics.length; i++) {
+        try {
+          this.writeMetric(metrics[i]);
+        } catch (err) {
+          if (err instanceof MetricSerializeError) onSkip?.(err, metrics[i]);
+          else throw err;
+        }
       }
+      const out = this.buf.subarray(0, this.pos);
+      // The next batch starts at the size this one needed (within reason), so it need not grow again.
+      if (this.buf.length > this.batchCapacity) this.batchCapacity = Math.min(this.buf.length, MAX_SPARE_BYTES);
+      this.lent.add(out.buffer);
+      return out;
+    } finally {
+      this.setBuffer(scratch);
     }
-    const out = Buffer.allocUnsafe(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
-    if (this.buf.length > 4 * 1024 * 1024) this.setBuffer(Buffer.allocUnsafe(64 * 1024));
-    return out;
+  }
+
+  /**
+   * Hands back a Buffer returned by serializeBatchToBuffer when nothing will
+   * read it again (written out, not kept for a retry). Anything else, or the
+   * same Buffer twice, is ignored.
+   */
+  recycle(b: Buffer): void {
+    const memory = b.buffer;
+    if (!this.lent.has(memory)) return;
+    this.lent.delete(memory);
+    if (this.spares.length < MAX_SPARES && memory.byteLength <= MAX_SPARE_BYTES) this.spares.push(memory);
   }
 
   /** As serializeBatchToBuffer, as a string. */
   serializeBatch(metrics: readonly Metric[], onSkip?: (err: MetricSerializeError, m: Metric) => void): string {
-    return this.serializeBatchToBuffer(metrics, onSkip).toString('utf8');
+    const bytes = this.serializeBatchToBuffer(metrics, onSkip);
+    const text = bytes.toString('utf8');
+    this.recycle(bytes);
+    return text;
   }
 }
 
-interface PositionalBytes {
-  strings: string[];
-  words: Uint32Array[];
-  lengths: number[];
+const NEWLINE = encodeText('\n');
+const NONE: readonly string[] = [];
+
+/** The tags as written: `,key=value` for each, escaped; empty ones skipped. */
+function tagsText(tags: TagSet): string {
+  let text = '';
+  for (let i = 0; i < tags.keys.length; i++) {
+    const k = tagText(tags.keys[i]);
+    const v = tagText(tags.values[i]);
+    if (k !== '' && v !== '') text += ',' + k + '=' + v;
+  }
+  return text;
 }
 
 function compareFieldKeys(a: Field, b: Field): number {

@@ -11,7 +11,8 @@ import type { VirtualService } from '../../../core/ipvs/types';
 import { FieldType, Metric } from '../../../core/metric';
 import { withNetns } from '../../../core/netlink/netns';
 import type { Accumulator, Input, PluginContext } from '../../../core/plugin';
-import { protocolName, realServerMetric, serviceTags, virtualServerMetric } from './metrics';
+import { protocolName, realServerMetric, serviceTags, virtualServerMetric, type IpvsSeries } from './metrics';
+import { SeriesCache } from '../../../core/series_cache';
 import { readIpvsSysctls } from './sysctl';
 import { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
 
@@ -39,6 +40,7 @@ export class IpvsInput implements Input {
   private readonly opts: IpvsOptions;
   private readonly filter: VirtualServerFilter;
   private client: IpvsClient | undefined;
+  private readonly series: IpvsSeries = new SeriesCache();
 
   constructor(options: Partial<IpvsOptions>, private readonly ctx?: PluginContext) {
     this.opts = { ...DEFAULT_OPTIONS, ...options };
@@ -78,8 +80,9 @@ export class IpvsInput implements Input {
       await client.streamAll(
         (service, destinations) => {
           const t = serviceTags(service);
-          acc.addMetric(virtualServerMetric(service, t, ns, time));
-          for (let i = 0; i < destinations.length; i++) acc.addMetric(realServerMetric(destinations[i], t, ns, time));
+          const series = this.series;
+          acc.addMetric(virtualServerMetric(service, t, ns, time, series));
+          for (let i = 0; i < destinations.length; i++) acc.addMetric(realServerMetric(destinations[i], t, ns, time, series));
         },
         filter,
         this.opts.collect_real_servers,
@@ -88,6 +91,8 @@ export class IpvsInput implements Input {
     } catch (err) {
       this.close();
       acc.addError(describe(err, 'failed to list IPVS services'));
+    } finally {
+      this.series.sweep();
     }
   }
 

@@ -9,7 +9,8 @@
  */
 import { familyName } from '../../../core/ipvs/address';
 import type { IpvsStats, RealServer, VirtualService } from '../../../core/ipvs/types';
-import { FieldType, Metric, type Field } from '../../../core/metric';
+import { FieldType, Metric, TagSet, type Field } from '../../../core/metric';
+import type { SeriesCache } from '../../../core/series_cache';
 
 export function protocolName(p: number): string {
   return p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 132 ? 'sctp' : String(p);
@@ -21,16 +22,29 @@ export interface ServiceTags {
   protocol: string;
   address: string;
   port: string;
+  /** Identifies the service among the input's series. */
+  key: string;
 }
 
 export function serviceTags(vs: VirtualService): ServiceTags {
-  return vs.fwmark > 0
-    ? { fwmark: String(vs.fwmark), protocol: '', address: '', port: '' }
-    : { fwmark: '', protocol: protocolName(vs.protocol), address: vs.address, port: String(vs.port) };
+  if (vs.fwmark > 0) {
+    const fwmark = String(vs.fwmark);
+    return { fwmark, protocol: '', address: '', port: '', key: `fwmark ${fwmark} ${vs.af}` };
+  }
+  const protocol = protocolName(vs.protocol);
+  const port = String(vs.port);
+  return { fwmark: '', protocol, address: vs.address, port, key: `${protocol} ${vs.address} ${port}` };
 }
 
+/**
+ * The frozen tag sets of an input's series, kept across gathers: metrics of
+ * the same virtual or real server share one set, so the agent's added tags and
+ * the serialized tags are worked out once per server instead of once per gather.
+ */
+export type IpvsSeries = SeriesCache<TagSet>;
+
 // Hot path (one metric per service and per real server, 110k per gather on
-// big tables): tags and fields are appended in one call each, already in
+// big tables): fields are appended in one call, and tags (when not cached) in
 // their final sorted, duplicate-free order, instead of through setTag and
 // addField (which search and grow the arrays step by step).
 // Field objects share one shape (key, type, value) so V8 keeps them monomorphic.
@@ -55,11 +69,40 @@ function pushStats(fields: Field[], s: IpvsStats): void {
   );
 }
 
-export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespaceTag: string, time: bigint): Metric {
-  const m = new Metric('ipvs_virtual_server', time, 'untyped');
-  // Pushed in sorted order: address, address_family, fwmark, namespace, netmask, port, protocol, sched.
-  const k = m.tagKeys;
-  const v = m.tagValues;
+export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespaceTag: string, time: bigint, series?: IpvsSeries): Metric {
+  const m = new Metric('ipvs_virtual_server', time, 'untyped', virtualServerTags(vs, t, namespaceTag, series));
+  pushStats(m.fields, vs.stats);
+  m.fields.push(
+    f('persistence_timeout', FieldType.Int, vs.flags & 1 ? vs.timeout : 0),
+    f('flags', FieldType.Int, vs.flags),
+  );
+  return m;
+}
+
+export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: string, time: bigint, series?: IpvsSeries): Metric {
+  const m = new Metric('ipvs_real_server', time, 'untyped', realServerTags(rs, t, namespaceTag, series));
+  m.fields.push(
+    f('active_connections', FieldType.Int, rs.activeConnections),
+    f('inactive_connections', FieldType.Int, rs.inactiveConnections),
+  );
+  pushStats(m.fields, rs.stats);
+  m.fields.push(
+    f('persistent_connections', FieldType.Int, rs.persistentConnections),
+    f('weight', FieldType.Int, rs.weight),
+    f('fwd_method', FieldType.String, rs.fwdMethod),
+    f('upper_threshold', FieldType.Int, rs.upperThreshold),
+    f('lower_threshold', FieldType.Int, rs.lowerThreshold),
+  );
+  return m;
+}
+
+function virtualServerTags(vs: VirtualService, t: ServiceTags, namespaceTag: string, series: IpvsSeries | undefined): TagSet {
+  const cached = series?.get(t.key);
+  // The key leaves out the scheduler and netmask, which can change in place (ipvsadm -E).
+  if (cached && cached.values[cached.size - 1] === vs.scheduler && cached.get('netmask') === String(vs.netmaskBits)) return cached;
+  // Sorted: address, address_family, fwmark, namespace, netmask, port, protocol, sched.
+  const k: string[] = [];
+  const v: string[] = [];
   if (!t.fwmark) {
     k.push('address');
     v.push(t.address);
@@ -82,19 +125,19 @@ export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespac
   }
   k.push('sched');
   v.push(vs.scheduler);
-  pushStats(m.fields, vs.stats);
-  m.fields.push(
-    f('persistence_timeout', FieldType.Int, vs.flags & 1 ? vs.timeout : 0),
-    f('flags', FieldType.Int, vs.flags),
-  );
-  return m;
+  const tags = TagSet.frozen(k, v);
+  series?.set(t.key, tags);
+  return tags;
 }
 
-export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: string, time: bigint): Metric {
-  const m = new Metric('ipvs_real_server', time, 'untyped');
-  // Pushed in sorted order: address, address_family, namespace, port, virtual_address, virtual_fwmark, virtual_port, virtual_protocol.
-  const k = m.tagKeys;
-  const v = m.tagValues;
+function realServerTags(rs: RealServer, t: ServiceTags, namespaceTag: string, series: IpvsSeries | undefined): TagSet {
+  // Every tag follows from the service, the address and the port.
+  const key = series ? t.key + ' ' + rs.address + ' ' + rs.port : '';
+  const cached = series?.get(key);
+  if (cached) return cached;
+  // Sorted: address, address_family, namespace, port, virtual_address, virtual_fwmark, virtual_port, virtual_protocol.
+  const k: string[] = [];
+  const v: string[] = [];
   k.push('address', 'address_family');
   v.push(rs.address, familyName(rs.af));
   if (namespaceTag !== '') {
@@ -110,17 +153,7 @@ export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: s
     k.push('virtual_address', 'virtual_port', 'virtual_protocol');
     v.push(t.address, t.port, t.protocol);
   }
-  m.fields.push(
-    f('active_connections', FieldType.Int, rs.activeConnections),
-    f('inactive_connections', FieldType.Int, rs.inactiveConnections),
-  );
-  pushStats(m.fields, rs.stats);
-  m.fields.push(
-    f('persistent_connections', FieldType.Int, rs.persistentConnections),
-    f('weight', FieldType.Int, rs.weight),
-    f('fwd_method', FieldType.String, rs.fwdMethod),
-    f('upper_threshold', FieldType.Int, rs.upperThreshold),
-    f('lower_threshold', FieldType.Int, rs.lowerThreshold),
-  );
-  return m;
+  const tags = TagSet.frozen(k, v);
+  series?.set(key, tags);
+  return tags;
 }
