@@ -8,6 +8,7 @@
 import { Agent } from '../agent';
 import type { LoadedConfig } from '../config/load';
 import { agentLog } from '../log';
+import type { Metric } from '../metric';
 import type { PluginRegistry } from '../registry';
 import { LineProtocolSerializer } from '../serializers/influx';
 
@@ -19,19 +20,19 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
     defaultPrecisionNs: 1n,
   });
   const serializer = new LineProtocolSerializer();
-  let pending = '';
-  agent.sink = (m) => {
-    try {
-      pending += serializer.serialize(m);
-    } catch {
-      // skipped: no serializable fields
-    }
-  };
+  // Metrics leave in batches (big gathers in several), each written into a buffer that is
+  // handed back to the serializer once stdout has taken it. Unserializable ones are skipped.
+  const BATCH = 1000;
+  let pending: Metric[] = [];
   const writeOut = (): void => {
-    if (pending) {
-      process.stdout.write(pending);
-      pending = '';
-    }
+    if (pending.length === 0) return;
+    const bytes = serializer.serializeBatchToBuffer(pending);
+    pending = [];
+    if (bytes.length > 0) process.stdout.write(bytes, () => serializer.recycle(bytes));
+  };
+  agent.sink = (m) => {
+    pending.push(m);
+    if (pending.length >= BATCH) writeOut();
   };
   await agent.start();
 

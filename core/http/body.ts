@@ -26,16 +26,23 @@ export async function lineProtocolBody(
   if (gzipLevel === undefined || batch.length <= SLICE) {
     const raw = serializer.serializeBatchToBuffer(batch, onSkip);
     if (raw.length === 0 || gzipLevel === undefined) return raw;
-    return gzip(raw, { level: gzipLevel });
+    return compress(serializer, raw, gzipLevel);
   }
   const parts: Promise<Buffer>[] = [];
   for (let i = 0; i < batch.length; i += SLICE) {
     const raw = serializer.serializeBatchToBuffer(batch.slice(i, i + SLICE), onSkip);
-    if (raw.length > 0) parts.push(gzip(raw, { level: gzipLevel }));
+    if (raw.length > 0) parts.push(compress(serializer, raw, gzipLevel));
   }
   if (parts.length === 0) return Buffer.alloc(0);
   const members = await Promise.all(parts);
   return members.length === 1 ? members[0] : Buffer.concat(members);
+}
+
+/** Gzips a serialized slice, whose memory the serializer reuses once zlib is done with it. */
+async function compress(serializer: LineProtocolSerializer, raw: Buffer, level: number): Promise<Buffer> {
+  const out = await gzip(raw, { level });
+  serializer.recycle(raw);
+  return out;
 }
 
 /**

@@ -43,6 +43,8 @@ export interface HttpResponse {
   statusLine: string;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** The whole request body had been handed to the OS when the response ended (nothing will read it again). */
+  bodySent: boolean;
 }
 
 export class HttpTimeoutError extends Error {
@@ -188,6 +190,7 @@ export class HttpClient {
             statusLine: `${status} ${res.statusMessage || http.STATUS_CODES[status] || ''}`.trim(),
             headers: res.headers,
             body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+            bodySent: req.writableFinished,
           });
         });
       });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FieldType, Metric } from '../../core/metric';
-import { formatFloat, LineProtocolSerializer, MetricSerializeError } from '../../core/serializers/influx';
+import { FieldType, Metric, TagSet } from '../../core/metric';
+import { escapeKey, escapeName, escapeStringValue, formatFloat, LineProtocolSerializer, MetricSerializeError } from '../../core/serializers/influx';
 
 const T = 1700000000000000000n;
 
@@ -170,5 +170,141 @@ describe('line protocol serializer', () => {
     assert.equal(formatFloat(-0), '-0');
     assert.equal(formatFloat(5e-324), '0.' + '0'.repeat(323) + '5');
     for (const v of [Math.PI, 1 / 3, 1e300, 2 ** 60, 1.7976931348623157e308]) assert.equal(Number(formatFloat(v)), v);
+  });
+});
+
+/** A plain string-building reference of Telegraf's rules, to check the byte writer against. */
+function reference(m: Metric, uintSupport: boolean): string | undefined {
+  const tagText = (t: string): string => escapeKey(t).replace(/\\+$/, '');
+  let line = escapeName(m.name);
+  for (let i = 0; i < m.tagKeys.length; i++) {
+    const k = tagText(m.tagKeys[i]);
+    const v = tagText(m.tagValues[i]);
+    if (k !== '' && v !== '') line += `,${k}=${v}`;
+  }
+  const fields: string[] = [];
+  for (const f of m.fields) {
+    if (f.key === '') continue;
+    const v = f.value;
+    let text: string;
+    if (f.type === FieldType.Int) text = `${BigInt(typeof v === 'number' ? Math.trunc(v) : (v as bigint))}i`;
+    else if (f.type === FieldType.Uint) {
+      const n = BigInt(typeof v === 'number' ? Math.trunc(v) : (v as bigint));
+      text = uintSupport ? `${n}u` : `${n > 9223372036854775807n ? 9223372036854775807n : n}i`;
+    } else if (f.type === FieldType.Float) {
+      if (!Number.isFinite(v as number)) continue;
+      text = formatFloat(v as number);
+    } else if (f.type === FieldType.String) text = `"${escapeStringValue(v as string)}"`;
+    else text = v ? 'true' : 'false';
+    fields.push(`${escapeKey(f.key)}=${text}`);
+  }
+  if (fields.length === 0) return undefined;
+  return `${line} ${fields.join(',')} ${m.time}\n`;
+}
+
+/** Deterministic pseudo-random numbers (a failure reproduces). */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+describe('line protocol serializer against a string reference', () => {
+  const alphabet = ['a', 'b', 'z', '_', '0', ' ', ',', '=', '"', '\\', '\t', '\n', 'é', '☃', '\u{1F600}'];
+  function text(r: () => number, max: number): string {
+    let s = '';
+    const n = Math.floor(r() * max);
+    for (let i = 0; i < n; i++) s += r() < 0.7 ? 'abcdefghij'[Math.floor(r() * 10)] : alphabet[Math.floor(r() * alphabet.length)];
+    return s;
+  }
+  function randomInteger(r: () => number): number | bigint {
+    const pick = r();
+    if (pick < 0.3) return Math.floor(r() * 10 ** Math.floor(r() * 16));
+    if (pick < 0.5) return Math.floor(r() * 1e8) * 1e8 + (r() < 0.5 ? 99_999_999 : Math.floor(r() * 3)); // around 10^8 splits
+    if (pick < 0.6) return -Math.floor(r() * Number.MAX_SAFE_INTEGER);
+    if (pick < 0.7) return BigInt(Math.floor(r() * 2 ** 31)) * BigInt(Math.floor(r() * 2 ** 33)) * (r() < 0.2 ? -1n : 1n);
+    if (pick < 0.8) return Number.MAX_SAFE_INTEGER - Math.floor(r() * 3);
+    return Math.floor(r() * 2 ** 31) + r() * (r() < 0.1 ? 1 : 0);
+  }
+  function randomMetric(r: () => number, freeze: boolean): Metric {
+    const tags = new TagSet();
+    const nTags = Math.floor(r() * 6);
+    for (let i = 0; i < nTags; i++) tags.set(text(r, 8), text(r, 12));
+    if (freeze) tags.freeze();
+    const m = new Metric(text(r, 10) || 'm', BigInt(Math.floor(r() * 2 ** 50)) * 1000n, 'untyped', tags);
+    const nFields = 1 + Math.floor(r() * 8);
+    for (let i = 0; i < nFields; i++) {
+      const key = text(r, 40);
+      const t = Math.floor(r() * 5) as FieldType;
+      if (t === FieldType.Int) m.addField(key, t, randomInteger(r));
+      else if (t === FieldType.Uint) {
+        const v = randomInteger(r);
+        m.addField(key, t, typeof v === 'bigint' ? (v < 0n ? -v : v) * (r() < 0.3 ? 2n ** 20n : 1n) : Math.abs(v));
+      } else if (t === FieldType.Float) m.addField(key, t, r() < 0.1 ? NaN : (r() - 0.5) * 10 ** Math.floor(r() * 40 - 20));
+      else if (t === FieldType.String) m.addField(key, t, text(r, r() < 0.1 ? 2000 : 30));
+      else m.addField(key, t, r() < 0.5);
+    }
+    return m;
+  }
+
+  for (const uintSupport of [false, true]) {
+    test(`random metrics, one by one and in batches, frozen and unfrozen tags (uint support ${uintSupport})`, () => {
+      const r = rng(uintSupport ? 7 : 11);
+      const s = new LineProtocolSerializer({ uintSupport });
+      for (let round = 0; round < 40; round++) {
+        const batch = Array.from({ length: 50 }, () => randomMetric(r, r() < 0.5));
+        let expected = '';
+        for (const m of batch) {
+          const want = reference(m, uintSupport);
+          if (want === undefined || m.name === '') {
+            assert.throws(() => s.serialize(m), MetricSerializeError);
+            continue;
+          }
+          assert.equal(s.serialize(m), want);
+          expected += want;
+        }
+        const bytes = s.serializeBatchToBuffer(batch);
+        assert.equal(bytes.toString('utf8'), expected);
+        s.recycle(bytes);
+      }
+    });
+  }
+
+  test('a frozen tag set serializes like the same tags unfrozen, including escaping, empty and trailing-backslash tags', () => {
+    const s = new LineProtocolSerializer();
+    const keys = ['', 'a b', 'empty', 'k=,', 'trail\\', 'é'];
+    const values = ['x', 'v,1', '', 'v=2', 'y\\\\', 'ünï'];
+    const frozen = new Metric('m', 5n, 'untyped', TagSet.frozen(keys, values));
+    frozen.addField('f', FieldType.Int, 1);
+    const plain = new Metric('m', 5n, 'untyped', new TagSet([...keys], [...values]));
+    plain.addField('f', FieldType.Int, 1);
+    const want = 'm,a\\ b=v\\,1,k\\=\\,=v\\=2,trail=y,é=ünï f=1i 5\n';
+    assert.equal(s.serialize(plain), want);
+    assert.equal(s.serialize(frozen), want);
+    assert.equal(s.serialize(frozen), want, 'again, from the cached encoding');
+    assert.equal(new LineProtocolSerializer({ uintSupport: true }).serialize(frozen), want, 'another serializer reads the same cache');
+  });
+
+  test('a batch Buffer is never written again until it is recycled; recycling twice or a foreign Buffer is harmless', () => {
+    const s = new LineProtocolSerializer();
+    const batch = (v: number): Metric[] => [Metric.from('m', { t: 'x' }, { f: v }, 1n)];
+    const first = s.serializeBatchToBuffer(batch(1));
+    const second = s.serializeBatchToBuffer(batch(2));
+    assert.notEqual(first.buffer, second.buffer);
+    assert.equal(first.toString(), 'm,t=x f=1 1\n');
+    s.recycle(first);
+    s.recycle(first);
+    s.recycle(Buffer.from('foreign'));
+    const third = s.serializeBatchToBuffer(batch(3));
+    const fourth = s.serializeBatchToBuffer(batch(4));
+    assert.equal(third.buffer, first.buffer, 'recycled memory is reused');
+    assert.notEqual(fourth.buffer, first.buffer, 'but only once');
+    assert.equal(second.toString(), 'm,t=x f=2 1\n', 'a Buffer not recycled keeps its bytes');
+    assert.equal(third.toString(), 'm,t=x f=3 1\n');
+    assert.equal(fourth.toString(), 'm,t=x f=4 1\n');
   });
 });

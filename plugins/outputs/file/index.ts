@@ -36,9 +36,8 @@ export class FileOutput implements Output {
 
   async write(metrics: Metric[]): Promise<void> {
     if (this.fds.length === 0) this.connect();
-    const text = this.serializer.serializeBatch(metrics, (err) => this.ctx.log.debug(`Could not serialize metric: ${err.message}`));
-    if (!text) return;
-    const data = Buffer.from(text);
+    const data = this.serializer.serializeBatchToBuffer(metrics, (err) => this.ctx.log.debug(`Could not serialize metric: ${err.message}`));
+    if (data.length === 0) return;
     const errors: string[] = [];
     for (const f of this.fds) {
       let off = 0;
@@ -53,6 +52,8 @@ export class FileOutput implements Output {
         errors.push(`${f.name}: ${(err as Error).message}`);
       }
     }
+    // Every write has completed: the next batch can reuse this memory.
+    this.serializer.recycle(data);
     if (errors.length) throw new Error(`failed to write: ${errors.join('; ')}`);
   }
 

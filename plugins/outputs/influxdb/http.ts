@@ -190,6 +190,8 @@ export class V1HttpClient {
     if (rp !== '') params.set('rp', rp);
     if (c.consistency !== '' && c.consistency !== 'one') params.set('consistency', c.consistency);
     const res = await c.http.request('POST', '/write', params, payload, headers);
+    // Sent and answered: its memory can take the next batch (a gzip body is not the serializer's and is ignored).
+    if (res.bodySent) c.serializer.recycle(payload);
     if (res.status === 204 || (res.status >= 200 && res.status < 300)) {
       this.bytesWritten += payload.length;
       return 'written';

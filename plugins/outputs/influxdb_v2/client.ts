@@ -161,6 +161,8 @@ export class V2Client {
     if (c.gzipLevel !== undefined) headers['Content-Encoding'] = 'gzip';
     const params = new URLSearchParams({ bucket, org: c.organization });
     const res = await c.http.request('POST', '/api/v2/write', params, payload, headers);
+    // Sent and answered: its memory can take the next batch (a gzip body is not the serializer's and is ignored).
+    if (res.bodySent) c.serializer.recycle(payload);
     const status = res.status;
     if (status >= 200 && status < 300) {
       this.retryCount = 0;
