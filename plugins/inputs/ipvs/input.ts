@@ -11,7 +11,7 @@ import type { VirtualService } from '../../../core/ipvs/types';
 import { FieldType, Metric } from '../../../core/metric';
 import { withNetns } from '../../../core/netlink/netns';
 import type { Accumulator, Input, PluginContext } from '../../../core/plugin';
-import { protocolName, realServerMetric, serviceTags, virtualServerMetric, type IpvsSeries } from './metrics';
+import { protocolName, realServerMetric, serviceSeries, serviceTags, virtualServerMetric, type IpvsSeries } from './metrics';
 import { SeriesCache } from '../../../core/series_cache';
 import { readIpvsSysctls } from './sysctl';
 import { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
@@ -80,7 +80,7 @@ export class IpvsInput implements Input {
       await client.streamAll(
         (service, destinations) => {
           const t = serviceTags(service);
-          const series = this.series;
+          const series = serviceSeries(this.series, t);
           acc.addMetric(virtualServerMetric(service, t, ns, time, series));
           for (let i = 0; i < destinations.length; i++) acc.addMetric(realServerMetric(destinations[i], t, ns, time, series));
         },

@@ -15,7 +15,8 @@ import type { Accumulator } from '../../../core/plugin';
 import { LineProtocolSerializer } from '../../../core/serializers/influx';
 import plugin from './index';
 import { IpvsInput } from './input';
-import { realServerMetric, serviceTags, virtualServerMetric } from './metrics';
+import { realServerMetric, serviceSeries, serviceTags, virtualServerMetric, type IpvsSeries } from './metrics';
+import { SeriesCache } from '../../../core/series_cache';
 import { VirtualServerFilter, VsFilterError } from '../../../core/ipvs/vsfilter';
 
 class TestAccumulator implements Accumulator {
@@ -201,6 +202,33 @@ describe('metric shapes', () => {
         }
       }
     }
+  });
+
+  test('series keep one frozen tag set across gathers; a changed scheduler, another port or a new server get their own', () => {
+    const series: IpvsSeries = new SeriesCache();
+    const v = vs({});
+    const t = serviceTags(v);
+    const gather = (sched: string, servers: Partial<RealServer>[]): Metric[] => {
+      const s = serviceSeries(series, t);
+      const out = [virtualServerMetric({ ...v, scheduler: sched }, t, '', 1n, s), ...servers.map((r) => realServerMetric(rs(r), t, '', 1n, s))];
+      series.sweep();
+      return out;
+    };
+    const first = gather('rr', [{ address: '10.0.1.2' }, { address: '10.0.1.3' }]);
+    const second = gather('rr', [{ address: '10.0.1.2' }, { address: '10.0.1.3' }, { address: '10.0.1.2', port: 81 }]);
+    for (const m of [...first, ...second]) assert.ok(m.tagSet.frozen);
+    assert.equal(second[0].tagSet, first[0].tagSet, 'virtual server');
+    assert.equal(second[1].tagSet, first[1].tagSet, 'real server');
+    assert.equal(second[2].tagSet, first[2].tagSet);
+    assert.equal(second[3].getTag('port'), '81', 'same address, another port: its own set');
+    assert.notEqual(second[3].tagSet, second[1].tagSet);
+    const third = gather('wlc', [{ address: '10.0.1.2', port: 81 }]);
+    assert.equal(third[0].getTag('sched'), 'wlc', 'ipvsadm -E changed the scheduler in place');
+    assert.equal(third[1].tagSet, second[3].tagSet);
+    // 10.0.1.3 was not in the third gather: forgotten, so it comes back as a new set.
+    const fourth = gather('wlc', [{ address: '10.0.1.3' }]);
+    assert.notEqual(fourth[1].tagSet, first[2].tagSet);
+    assert.deepEqual(fourth[1].tags(), first[2].tags());
   });
 
   test('every documented field is emitted and vice versa', () => {

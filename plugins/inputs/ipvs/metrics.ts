@@ -10,7 +10,7 @@
 import { familyName } from '../../../core/ipvs/address';
 import type { IpvsStats, RealServer, VirtualService } from '../../../core/ipvs/types';
 import { FieldType, Metric, TagSet, type Field } from '../../../core/metric';
-import type { SeriesCache } from '../../../core/series_cache';
+import { SeriesCache } from '../../../core/series_cache';
 
 export function protocolName(p: number): string {
   return p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 132 ? 'sctp' : String(p);
@@ -40,8 +40,26 @@ export function serviceTags(vs: VirtualService): ServiceTags {
  * The frozen tag sets of an input's series, kept across gathers: metrics of
  * the same virtual or real server share one set, so the agent's added tags and
  * the serialized tags are worked out once per server instead of once per gather.
+ * Real servers are looked up by address within their service (a short key),
+ * the port checked on the set itself.
  */
-export type IpvsSeries = SeriesCache<TagSet>;
+export type IpvsSeries = SeriesCache<ServiceSeries>;
+
+export interface ServiceSeries {
+  tags: TagSet | undefined;
+  /** Tag sets of the service's real servers by address (one per port, almost always one). */
+  servers: SeriesCache<TagSet[]>;
+}
+
+/** The service's entry, created on first sight; its real servers not seen since the last call are forgotten. */
+export function serviceSeries(series: IpvsSeries, t: ServiceTags): ServiceSeries {
+  let s = series.get(t.key);
+  if (s === undefined) {
+    s = { tags: undefined, servers: new SeriesCache() };
+    series.set(t.key, s);
+  } else s.servers.sweep();
+  return s;
+}
 
 // Hot path (one metric per service and per real server, 110k per gather on
 // big tables): fields are appended in one call, and tags (when not cached) in
@@ -69,7 +87,7 @@ function pushStats(fields: Field[], s: IpvsStats): void {
   );
 }
 
-export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespaceTag: string, time: bigint, series?: IpvsSeries): Metric {
+export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespaceTag: string, time: bigint, series?: ServiceSeries): Metric {
   const m = new Metric('ipvs_virtual_server', time, 'untyped', virtualServerTags(vs, t, namespaceTag, series));
   pushStats(m.fields, vs.stats);
   m.fields.push(
@@ -79,7 +97,7 @@ export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespac
   return m;
 }
 
-export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: string, time: bigint, series?: IpvsSeries): Metric {
+export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: string, time: bigint, series?: ServiceSeries): Metric {
   const m = new Metric('ipvs_real_server', time, 'untyped', realServerTags(rs, t, namespaceTag, series));
   m.fields.push(
     f('active_connections', FieldType.Int, rs.activeConnections),
@@ -96,8 +114,8 @@ export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: s
   return m;
 }
 
-function virtualServerTags(vs: VirtualService, t: ServiceTags, namespaceTag: string, series: IpvsSeries | undefined): TagSet {
-  const cached = series?.get(t.key);
+function virtualServerTags(vs: VirtualService, t: ServiceTags, namespaceTag: string, series: ServiceSeries | undefined): TagSet {
+  const cached = series?.tags;
   // The key leaves out the scheduler and netmask, which can change in place (ipvsadm -E).
   if (cached && cached.values[cached.size - 1] === vs.scheduler && cached.get('netmask') === String(vs.netmaskBits)) return cached;
   // Sorted: address, address_family, fwmark, namespace, netmask, port, protocol, sched.
@@ -126,15 +144,17 @@ function virtualServerTags(vs: VirtualService, t: ServiceTags, namespaceTag: str
   k.push('sched');
   v.push(vs.scheduler);
   const tags = TagSet.frozen(k, v);
-  series?.set(t.key, tags);
+  if (series) series.tags = tags;
   return tags;
 }
 
-function realServerTags(rs: RealServer, t: ServiceTags, namespaceTag: string, series: IpvsSeries | undefined): TagSet {
+function realServerTags(rs: RealServer, t: ServiceTags, namespaceTag: string, series: ServiceSeries | undefined): TagSet {
   // Every tag follows from the service, the address and the port.
-  const key = series ? t.key + ' ' + rs.address + ' ' + rs.port : '';
-  const cached = series?.get(key);
-  if (cached) return cached;
+  const port = String(rs.port);
+  const sameAddress = series?.servers.get(rs.address);
+  if (sameAddress) {
+    for (let i = 0; i < sameAddress.length; i++) if (sameAddress[i].get('port') === port) return sameAddress[i];
+  }
   // Sorted: address, address_family, namespace, port, virtual_address, virtual_fwmark, virtual_port, virtual_protocol.
   const k: string[] = [];
   const v: string[] = [];
@@ -145,7 +165,7 @@ function realServerTags(rs: RealServer, t: ServiceTags, namespaceTag: string, se
     v.push(namespaceTag);
   }
   k.push('port');
-  v.push(String(rs.port));
+  v.push(port);
   if (t.fwmark) {
     k.push('virtual_fwmark');
     v.push(t.fwmark);
@@ -154,6 +174,7 @@ function realServerTags(rs: RealServer, t: ServiceTags, namespaceTag: string, se
     v.push(t.address, t.port, t.protocol);
   }
   const tags = TagSet.frozen(k, v);
-  series?.set(key, tags);
+  if (sameAddress) sameAddress.push(tags);
+  else series?.servers.set(rs.address, [tags]);
   return tags;
 }
