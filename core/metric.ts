@@ -48,11 +48,6 @@ export function float(v: number): TypedValue {
   return new TypedValue(FieldType.Float, v);
 }
 
-/** What a serializer keeps on a frozen TagSet (opaque to everything else). */
-export interface EncodedTags {
-  readonly length: number;
-}
-
 /**
  * A metric's tags: keys sorted by code unit (as Go's sort.Strings), each
  * value beside its key.
@@ -66,10 +61,15 @@ export interface EncodedTags {
 export class TagSet {
   private isFrozen = false;
   /**
-   * The line-protocol serializer's encoding of a frozen set, kept on the set
-   * itself: a WeakMap lookup per metric costs more than the copy it saves.
+   * Where the line-protocol serializer keeps the encoded bytes of a frozen
+   * set (an offset into its shared arena, their length, the arena's
+   * generation; -1 when not encoded). Plain numbers on the set itself: with
+   * thousands of series the copy is bound by memory latency, and every object
+   * between the metric and the bytes would add a cache miss.
    */
-  lineProtocol: EncodedTags | undefined = undefined;
+  lpOffset = -1;
+  lpLength = 0;
+  lpGeneration = -1;
 
   constructor(
     readonly keys: string[] = [],
@@ -165,10 +165,33 @@ export class TagSet {
   }
 }
 
+/**
+ * The field keys and types of a metric shape, in field order, shared by every
+ * metric an input builds with it (all `ipvs_real_server` metrics, say). A
+ * metric built on a schema carries only its values; consumers that know the
+ * schema work per schema (a serializer encodes its keys once) instead of per
+ * field object.
+ */
+export class FieldSchema {
+  readonly size: number;
+
+  constructor(
+    readonly keys: readonly string[],
+    readonly types: readonly FieldType[],
+  ) {
+    if (keys.length !== types.length) throw new Error('FieldSchema: keys and types differ in length');
+    this.size = keys.length;
+  }
+}
+
 export class Metric {
   /** The tags; frozen sets are shared, so changes go through the metric (which copies them first). */
   tagSet: TagSet;
-  readonly fields: Field[] = [];
+  /** The fields as a list of objects; built from the compact form on first use of `fields`. */
+  private list: Field[] | undefined;
+  /** Compact form: a shared schema and the values in its order (never changed in place, so copies share it). */
+  private compactSchema: FieldSchema | undefined;
+  private compactValues: readonly FieldValue[] | undefined;
 
   constructor(
     public name: string,
@@ -176,8 +199,51 @@ export class Metric {
     public time: bigint,
     public type: ValueType = 'untyped',
     tags?: TagSet,
+    schema?: FieldSchema,
+    values?: readonly FieldValue[],
   ) {
     this.tagSet = tags ?? new TagSet();
+    if (schema !== undefined) {
+      if (values === undefined || values.length !== schema.size) throw new Error('Metric: one value per schema field expected');
+      this.compactSchema = schema;
+      this.compactValues = values;
+      this.list = undefined;
+    } else {
+      this.compactSchema = undefined;
+      this.compactValues = undefined;
+      this.list = [];
+    }
+  }
+
+  /**
+   * The fields, in order, as objects that may be changed, added and removed.
+   * A metric built on a schema turns into this form for good on first use.
+   */
+  get fields(): Field[] {
+    if (this.list === undefined) {
+      const schema = this.compactSchema!;
+      const values = this.compactValues!;
+      const list = new Array<Field>(schema.size);
+      for (let i = 0; i < schema.size; i++) list[i] = { key: schema.keys[i], type: schema.types[i], value: values[i] };
+      this.list = list;
+      this.compactSchema = undefined;
+      this.compactValues = undefined;
+    }
+    return this.list;
+  }
+
+  get fieldCount(): number {
+    return this.list !== undefined ? this.list.length : this.compactSchema!.size;
+  }
+
+  /** The schema while the metric is in its compact form (read with `fieldValues`), else undefined. */
+  get fieldSchema(): FieldSchema | undefined {
+    return this.compactSchema;
+  }
+
+  /** The values in schema order while the metric is in its compact form, else undefined. */
+  get fieldValues(): readonly FieldValue[] | undefined {
+    return this.compactValues;
   }
 
   static from(name: string, tags: Tags, fields: Record<string, FieldInit>, time: bigint, type: ValueType = 'untyped'): Metric {
@@ -272,7 +338,12 @@ export class Metric {
   }
 
   getField(key: string): Field | undefined {
-    for (const f of this.fields) if (f.key === key) return f;
+    const schema = this.compactSchema;
+    if (schema !== undefined) {
+      const i = schema.keys.indexOf(key);
+      return i < 0 ? undefined : { key, type: schema.types[i], value: this.compactValues![i] };
+    }
+    for (const f of this.list!) if (f.key === key) return f;
     return undefined;
   }
 
@@ -283,8 +354,10 @@ export class Metric {
 
   /** A copy whose fields and tags can change independently; a frozen tag set is shared. */
   copy(): Metric {
-    const m = new Metric(this.name, this.time, this.type, this.tagSet.frozen ? this.tagSet : this.tagSet.clone());
-    for (const f of this.fields) m.fields.push({ key: f.key, type: f.type, value: f.value });
+    const tags = this.tagSet.frozen ? this.tagSet : this.tagSet.clone();
+    if (this.compactSchema !== undefined) return new Metric(this.name, this.time, this.type, tags, this.compactSchema, this.compactValues);
+    const m = new Metric(this.name, this.time, this.type, tags);
+    for (const f of this.list!) m.list!.push({ key: f.key, type: f.type, value: f.value });
     return m;
   }
 }

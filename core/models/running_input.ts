@@ -90,7 +90,7 @@ export class RunningInput {
     if (this.tagTransform && !this.tagTransform.apply(m)) return undefined;
     if (f.isActive) {
       f.modifyFields(m);
-      if (m.fields.length === 0) return undefined;
+      if (m.fieldCount === 0) return undefined;
     }
     if (c.precisionNs > 1n) m.time = roundTime(m.time, c.precisionNs);
     this.stats.metricsGathered.incr();
@@ -132,7 +132,7 @@ export class InputAccumulator implements Accumulator {
   }
 
   addMetric(metric: Metric): void {
-    if (metric.fields.length === 0) return;
+    if (metric.fieldCount === 0) return;
     if (metric.time === 0n) metric.time = this.time;
     const m = this.ri.makeMetric(metric);
     if (m) this.sink(m);

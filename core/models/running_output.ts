@@ -103,7 +103,7 @@ export class RunningOutput {
         return;
       }
       f.modifyFields(m);
-      if (m.fields.length === 0) {
+      if (m.fieldCount === 0) {
         this.stats.metricsFiltered.incr();
         return;
       }

@@ -8,7 +8,7 @@
  * The hot path builds one string per metric by concatenation (V8 ropes) and
  * skips escaping work with a single character-class test per element.
  */
-import { FieldType, type EncodedTags, type Field, type Metric, type TagSet } from '../metric';
+import { FieldType, type Field, type FieldSchema, type FieldValue, type Metric, type TagSet } from '../metric';
 
 export interface InfluxSerializerOptions {
   uintSupport?: boolean;
@@ -254,7 +254,7 @@ function copyPlain(view: DataView, buf: Buffer, pos: number, s: string, cls: num
  * top byte after a byte of 0xF0 or more, which valid UTF-8 and zero padding
  * never have), so the bits survive a float64 load and store; `exact` checks it.
  */
-interface EncodedText extends EncodedTags {
+interface EncodedText {
   readonly words: Float64Array;
   readonly length: number;
   /** The words copy back to exactly these bytes (else copyEncoded stores bytes). */
@@ -351,6 +351,9 @@ export class LineProtocolSerializer {
   private readonly nameCache = new PositionalCache(escapeName);
   private readonly tagKeyCache = new PositionalCache((k) => ',' + escapeKey(k) + '=');
   private readonly fieldKeyCache = new PositionalCache((k) => ',' + escapeKey(k) + '=');
+  private readonly encodedSchemas = new WeakMap<FieldSchema, (EncodedText | undefined)[]>();
+  private lastSchema: FieldSchema | undefined;
+  private lastSchemaKeys: (EncodedText | undefined)[] = [];
 
   constructor(opts: InfluxSerializerOptions = {}) {
     this.uintSupport = opts.uintSupport ?? false;
@@ -411,9 +414,8 @@ export class LineProtocolSerializer {
   }
 
   /** Writes a field value; returns -1 (bytes written must be ignored) when it cannot be serialized (NaN, Inf). */
-  private writeValue(pos: number, f: Field): number {
-    const v = f.value;
-    switch (f.type) {
+  private writeValue(pos: number, type: FieldType, v: FieldValue): number {
+    switch (type) {
       case FieldType.Int:
         return this.writeInteger(pos, v as number | bigint, 105);
       case FieldType.Uint:
@@ -472,60 +474,74 @@ export class LineProtocolSerializer {
   }
 
   /**
-   * `,key=value` per field, the first comma turned into the space after the
-   * tags. Returns the position after them (`start` when none could be
-   * written). Non-negative integers below 2^53, most fields of most metrics,
-   * are written inline here.
+   * `,key=value` (key already encoded); returns the position after it, or -1
+   * (bytes written must be ignored) when the value cannot be serialized.
+   * Non-negative integers below 2^53, most fields of most metrics, are written
+   * inline here. The caller keeps 1 KiB free.
    */
+  private writeField(pos: number, key: EncodedText, type: FieldType, v: FieldValue): number {
+    const view = this.view;
+    let p: number;
+    if (key.length <= 32 && key.exact) {
+      const w = key.words;
+      view.setFloat64(pos, w[0], true);
+      view.setFloat64(pos + 8, w[1], true);
+      view.setFloat64(pos + 16, w[2], true);
+      view.setFloat64(pos + 24, w[3], true);
+      p = pos + key.length;
+    } else p = this.writeEncoded(pos, key);
+    if (typeof v === 'number' && (type === FieldType.Int || type === FieldType.Uint) && v >= 0 && v < 9007199254740992) {
+      p = writeUnsigned(this.view, p, Math.trunc(v));
+      this.buf[p] = type === FieldType.Int || !this.uintSupport ? 105 : 117;
+      return p + 1;
+    }
+    return this.writeValue(p, type, v);
+  }
+
+  /** The fields of a list, the first comma turned into the space after the tags. Returns the end (`start` when none could be written). */
   private writeFields(start: number, fields: readonly Field[]): number {
     const keys = this.fieldKeyCache;
-    const uintSuffix = this.uintSupport ? 117 : 105;
-    // Locals, refreshed after any call that may grow the buffer.
-    let view = this.view;
-    let buf = this.buf;
-    let limit = buf.length - 1024;
     let pos = start;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i];
-      const key = f.key;
-      if (key === '') continue;
-      if (pos > limit) {
-        this.ensure(pos, HEADROOM);
-        view = this.view;
-        buf = this.buf;
-        limit = buf.length - 1024;
-      }
-      const e = keys.get(i, key);
-      let p: number;
-      if (e.length <= 32 && e.exact) {
-        const w = e.words;
-        view.setFloat64(pos, w[0], true);
-        view.setFloat64(pos + 8, w[1], true);
-        view.setFloat64(pos + 16, w[2], true);
-        view.setFloat64(pos + 24, w[3], true);
-        p = pos + e.length;
-      } else {
-        p = this.writeEncoded(pos, e);
-        view = this.view;
-        buf = this.buf;
-        limit = buf.length - 1024;
-      }
-      const v = f.value;
-      const type = f.type;
-      if (typeof v === 'number' && (type === FieldType.Int || type === FieldType.Uint) && v >= 0 && v < 9007199254740992) {
-        p = writeUnsigned(view, p, Math.trunc(v));
-        buf[p++] = type === FieldType.Int ? 105 : uintSuffix;
-      } else {
-        p = this.writeValue(p, f);
-        view = this.view;
-        buf = this.buf;
-        limit = buf.length - 1024;
-        if (p < 0) continue;
-      }
-      if (pos === start) buf[pos] = 32;
-      pos = p;
+      if (f.key === '') continue;
+      if (pos > this.buf.length - 1024) this.ensure(pos, HEADROOM);
+      const end = this.writeField(pos, keys.get(i, f.key), f.type, f.value);
+      if (end < 0) continue;
+      if (pos === start) this.buf[pos] = 32;
+      pos = end;
     }
     return pos;
+  }
+
+  /** As writeFields, for a metric in its compact form: keys and types from the schema, encoded once per schema. */
+  private writeSchemaFields(start: number, schema: FieldSchema, values: readonly FieldValue[]): number {
+    const keys = this.schemaKeys(schema);
+    const types = schema.types;
+    let pos = start;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      if (key === undefined) continue;
+      if (pos > this.buf.length - 1024) this.ensure(pos, HEADROOM);
+      const end = this.writeField(pos, key, types[i], values[i]);
+      if (end < 0) continue;
+      if (pos === start) this.buf[pos] = 32;
+      pos = end;
+    }
+    return pos;
+  }
+
+  /** Encoded `,key=` of each schema field (undefined for an empty key, which is skipped). */
+  private schemaKeys(schema: FieldSchema): (EncodedText | undefined)[] {
+    if (schema === this.lastSchema) return this.lastSchemaKeys;
+    let keys = this.encodedSchemas.get(schema);
+    if (keys === undefined) {
+      keys = schema.keys.map((k) => (k === '' ? undefined : encodeText(',' + escapeKey(k) + '=')));
+      this.encodedSchemas.set(schema, keys);
+    }
+    this.lastSchema = schema;
+    this.lastSchemaKeys = keys;
+    return keys;
   }
 
   /** Appends one metric at `this.pos`; on error nothing is appended and MetricSerializeError is thrown. */
@@ -541,16 +557,22 @@ export class LineProtocolSerializer {
     // per tag and per field keeps 1 KiB free, and longer elements reserve their own space.
     let pos = this.writeEncoded(lineStart, this.nameCache.get(0, m.name));
     const tags = m.tagSet;
+    let tagsDone = false;
     if (tags.frozen) {
       // A frozen set never changes: its encoding is worked out once and then copied.
-      let encoded = tags.lineProtocol as EncodedText | undefined;
-      if (encoded === undefined) {
-        encoded = encodeText(tagsText(tags));
-        tags.lineProtocol = encoded;
-      }
-      pos = this.writeEncoded(pos, encoded);
+      if (tags.lpGeneration !== tagArena.generation) tagArena.add(tags);
+      tagsDone = tags.lpOffset >= 0;
     }
-    const keys = tags.frozen ? NONE : tags.keys;
+    if (tagsDone) {
+      const n = tags.lpLength;
+      if (n > SMALL) this.ensure(pos, n + OVERSHOOT + 1024);
+      const view = this.view;
+      const words = tagArena.words;
+      const end = tags.lpOffset + ((n + 7) >> 3);
+      for (let j = tags.lpOffset, at = pos; j < end; j++, at += 8) view.setFloat64(at, words[j], true);
+      pos += n;
+    }
+    const keys = tagsDone ? NONE : tags.keys;
     const values = tags.values;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
@@ -568,10 +590,14 @@ export class LineProtocolSerializer {
       const end = v.length <= SMALL ? copyPlain(this.view, this.buf, pos, v, KEY) : -1;
       pos = end >= 0 ? end : this.writeEscaped(pos, v, KEY);
     }
-    let fields = m.fields;
-    if (this.sortFields && fields.length > 1) fields = fields.slice().sort(compareFieldKeys);
     const fieldsStart = pos;
-    pos = this.writeFields(pos, fields);
+    const schema = m.fieldSchema;
+    if (schema !== undefined && !this.sortFields) pos = this.writeSchemaFields(pos, schema, m.fieldValues!);
+    else {
+      let fields = m.fields;
+      if (this.sortFields && fields.length > 1) fields = fields.slice().sort(compareFieldKeys);
+      pos = this.writeFields(pos, fields);
+    }
     if (pos === fieldsStart) {
       throw new MetricSerializeError(this.header(m).slice(0, -1), 'no serializable fields');
     }
@@ -682,6 +708,54 @@ export class LineProtocolSerializer {
 
 const NEWLINE = encodeText('\n');
 const NONE: readonly string[] = [];
+
+/**
+ * The encoded tags (`,key=value…`) of frozen TagSets, as 8-byte words one set
+ * after another in one array, in the order they were first serialized (which
+ * is gather order, so consecutive metrics read neighbouring memory). Shared by
+ * every serializer: tags have no options. When full it is replaced by a new
+ * one (twice the size, up to a limit) and each set is re-encoded on its next
+ * use, which also sheds the sets that are gone.
+ */
+class TagArena {
+  words = new Float64Array(128 * 1024);
+  top = 0;
+  generation = 0;
+  private bytes = new Uint8Array(this.words.buffer);
+
+  add(tags: TagSet): void {
+    const encoded = Buffer.from(tagsText(tags), 'utf8');
+    const n = (encoded.length + 7) >> 3;
+    if (this.top + n > this.words.length) this.renew(n);
+    this.bytes.fill(0, 8 * this.top, 8 * (this.top + n));
+    this.bytes.set(encoded, 8 * this.top);
+    tags.lpGeneration = this.generation;
+    tags.lpLength = encoded.length;
+    // A word that reads as NaN might not survive a float64 load and store. Valid UTF-8 and
+    // zero padding never form one (see EncodedText); such a set is written tag by tag.
+    for (let j = this.top; j < this.top + n; j++) {
+      if (this.words[j] !== this.words[j]) {
+        tags.lpOffset = -2;
+        return;
+      }
+    }
+    tags.lpOffset = this.top;
+    this.top += n;
+  }
+
+  private renew(atLeast: number): void {
+    let size = this.words.length < MAX_ARENA_WORDS ? this.words.length * 2 : this.words.length;
+    while (size < 2 * atLeast) size *= 2;
+    this.words = new Float64Array(size);
+    this.bytes = new Uint8Array(this.words.buffer);
+    this.top = 0;
+    this.generation++;
+  }
+}
+
+/** 64 MiB: 300,000 series of 200-byte tags. */
+const MAX_ARENA_WORDS = 8 * 1024 * 1024;
+const tagArena = new TagArena();
 
 /** The tags as written: `,key=value` for each, escaped; empty ones skipped. */
 function tagsText(tags: TagSet): string {

@@ -8,8 +8,8 @@
  * plugin's `measurements` docs for the Prometheus output.
  */
 import { familyName } from '../../../core/ipvs/address';
-import type { IpvsStats, RealServer, VirtualService } from '../../../core/ipvs/types';
-import { FieldType, Metric, TagSet, type Field } from '../../../core/metric';
+import type { RealServer, VirtualService } from '../../../core/ipvs/types';
+import { FieldSchema, FieldType, Metric, TagSet } from '../../../core/metric';
 import { SeriesCache } from '../../../core/series_cache';
 
 export function protocolName(p: number): string {
@@ -62,56 +62,62 @@ export function serviceSeries(series: IpvsSeries, t: ServiceTags): ServiceSeries
 }
 
 // Hot path (one metric per service and per real server, 110k per gather on
-// big tables): fields are appended in one call, and tags (when not cached) in
-// their final sorted, duplicate-free order, instead of through setTag and
-// addField (which search and grow the arrays step by step).
-// Field objects share one shape (key, type, value) so V8 keeps them monomorphic.
-function f(key: string, type: FieldType, value: number | bigint | string): Field {
-  return { key, type, value };
-}
+// big tables): fields are values on a shared schema (one array per metric,
+// not an object per field), and tags (when not cached) are pushed in their
+// final sorted, duplicate-free order instead of through setTag.
 
+const U = FieldType.Uint;
+const I = FieldType.Int;
 /** Telegraf's statistics fields (uint64), then lvsagent's bps_in/bps_out, in the order both measurements share. */
-function pushStats(fields: Field[], s: IpvsStats): void {
-  fields.push(
-    f('connections', FieldType.Uint, s.connections),
-    f('pkts_in', FieldType.Uint, s.packetsIn),
-    f('pkts_out', FieldType.Uint, s.packetsOut),
-    f('bytes_in', FieldType.Uint, s.bytesIn),
-    f('bytes_out', FieldType.Uint, s.bytesOut),
-    f('pps_in', FieldType.Uint, s.ppsIn),
-    f('pps_out', FieldType.Uint, s.ppsOut),
-    f('cps', FieldType.Uint, s.cps),
-    // Additions (not in Telegraf).
-    f('bps_in', FieldType.Uint, s.bpsIn),
-    f('bps_out', FieldType.Uint, s.bpsOut),
-  );
-}
+const STATS_KEYS = ['connections', 'pkts_in', 'pkts_out', 'bytes_in', 'bytes_out', 'pps_in', 'pps_out', 'cps', 'bps_in', 'bps_out'];
+const STATS_TYPES = [U, U, U, U, U, U, U, U, U, U];
+
+const VIRTUAL_SERVER_FIELDS = new FieldSchema([...STATS_KEYS, 'persistence_timeout', 'flags'], [...STATS_TYPES, I, I]);
+
+const REAL_SERVER_FIELDS = new FieldSchema(
+  ['active_connections', 'inactive_connections', ...STATS_KEYS, 'persistent_connections', 'weight', 'fwd_method', 'upper_threshold', 'lower_threshold'],
+  [I, I, ...STATS_TYPES, I, I, FieldType.String, I, I],
+);
 
 export function virtualServerMetric(vs: VirtualService, t: ServiceTags, namespaceTag: string, time: bigint, series?: ServiceSeries): Metric {
-  const m = new Metric('ipvs_virtual_server', time, 'untyped', virtualServerTags(vs, t, namespaceTag, series));
-  pushStats(m.fields, vs.stats);
-  m.fields.push(
-    f('persistence_timeout', FieldType.Int, vs.flags & 1 ? vs.timeout : 0),
-    f('flags', FieldType.Int, vs.flags),
-  );
-  return m;
+  const s = vs.stats;
+  return new Metric('ipvs_virtual_server', time, 'untyped', virtualServerTags(vs, t, namespaceTag, series), VIRTUAL_SERVER_FIELDS, [
+    s.connections,
+    s.packetsIn,
+    s.packetsOut,
+    s.bytesIn,
+    s.bytesOut,
+    s.ppsIn,
+    s.ppsOut,
+    s.cps,
+    s.bpsIn,
+    s.bpsOut,
+    vs.flags & 1 ? vs.timeout : 0,
+    vs.flags,
+  ]);
 }
 
 export function realServerMetric(rs: RealServer, t: ServiceTags, namespaceTag: string, time: bigint, series?: ServiceSeries): Metric {
-  const m = new Metric('ipvs_real_server', time, 'untyped', realServerTags(rs, t, namespaceTag, series));
-  m.fields.push(
-    f('active_connections', FieldType.Int, rs.activeConnections),
-    f('inactive_connections', FieldType.Int, rs.inactiveConnections),
-  );
-  pushStats(m.fields, rs.stats);
-  m.fields.push(
-    f('persistent_connections', FieldType.Int, rs.persistentConnections),
-    f('weight', FieldType.Int, rs.weight),
-    f('fwd_method', FieldType.String, rs.fwdMethod),
-    f('upper_threshold', FieldType.Int, rs.upperThreshold),
-    f('lower_threshold', FieldType.Int, rs.lowerThreshold),
-  );
-  return m;
+  const s = rs.stats;
+  return new Metric('ipvs_real_server', time, 'untyped', realServerTags(rs, t, namespaceTag, series), REAL_SERVER_FIELDS, [
+    rs.activeConnections,
+    rs.inactiveConnections,
+    s.connections,
+    s.packetsIn,
+    s.packetsOut,
+    s.bytesIn,
+    s.bytesOut,
+    s.ppsIn,
+    s.ppsOut,
+    s.cps,
+    s.bpsIn,
+    s.bpsOut,
+    rs.persistentConnections,
+    rs.weight,
+    rs.fwdMethod,
+    rs.upperThreshold,
+    rs.lowerThreshold,
+  ]);
 }
 
 function virtualServerTags(vs: VirtualService, t: ServiceTags, namespaceTag: string, series: ServiceSeries | undefined): TagSet {
