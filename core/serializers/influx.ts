@@ -518,14 +518,40 @@ export class LineProtocolSerializer {
   private writeSchemaFields(start: number, schema: FieldSchema, values: readonly FieldValue[]): number {
     const keys = this.schemaKeys(schema);
     const types = schema.types;
+    const uintSuffix = this.uintSupport ? 117 : 105;
+    // The common case inline, with the buffer in locals refreshed after any call that may grow it.
+    let view = this.view;
+    let buf = this.buf;
+    let limit = buf.length - 1024;
     let pos = start;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (key === undefined) continue;
-      if (pos > this.buf.length - 1024) this.ensure(pos, HEADROOM);
-      const end = this.writeField(pos, key, types[i], values[i]);
-      if (end < 0) continue;
-      if (pos === start) this.buf[pos] = 32;
+      if (pos > limit) {
+        this.ensure(pos, HEADROOM);
+        view = this.view;
+        buf = this.buf;
+        limit = buf.length - 1024;
+      }
+      const type = types[i];
+      const v = values[i];
+      let end: number;
+      if (key.length <= 32 && key.exact && typeof v === 'number' && (type === FieldType.Int || type === FieldType.Uint) && v >= 0 && v < 9007199254740992) {
+        const w = key.words;
+        view.setFloat64(pos, w[0], true);
+        view.setFloat64(pos + 8, w[1], true);
+        view.setFloat64(pos + 16, w[2], true);
+        view.setFloat64(pos + 24, w[3], true);
+        end = writeUnsigned(view, pos + key.length, Math.trunc(v));
+        buf[end++] = type === FieldType.Int ? 105 : uintSuffix;
+      } else {
+        end = this.writeField(pos, key, type, v);
+        view = this.view;
+        buf = this.buf;
+        limit = buf.length - 1024;
+        if (end < 0) continue;
+      }
+      if (pos === start) buf[pos] = 32;
       pos = end;
     }
     return pos;
@@ -569,7 +595,14 @@ export class LineProtocolSerializer {
       const view = this.view;
       const words = tagArena.words;
       const end = tags.lpOffset + ((n + 7) >> 3);
-      for (let j = tags.lpOffset, at = pos; j < end; j++, at += 8) view.setFloat64(at, words[j], true);
+      // Four words per step: the arena keeps three spare words after its last set, and up
+      // to 31 bytes past the tags fall within the space reserved for what follows.
+      for (let j = tags.lpOffset, at = pos; j < end; j += 4, at += 32) {
+        view.setFloat64(at, words[j], true);
+        view.setFloat64(at + 8, words[j + 1], true);
+        view.setFloat64(at + 16, words[j + 2], true);
+        view.setFloat64(at + 24, words[j + 3], true);
+      }
       pos += n;
     }
     const keys = tagsDone ? NONE : tags.keys;
@@ -726,7 +759,8 @@ class TagArena {
   add(tags: TagSet): void {
     const encoded = Buffer.from(tagsText(tags), 'utf8');
     const n = (encoded.length + 7) >> 3;
-    if (this.top + n > this.words.length) this.renew(n);
+    // Three spare words stay after the last set: readers copy four words at a time.
+    if (this.top + n + 3 > this.words.length) this.renew(n + 3);
     this.bytes.fill(0, 8 * this.top, 8 * (this.top + n));
     this.bytes.set(encoded, 8 * this.top);
     tags.lpGeneration = this.generation;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FieldType, Metric, TagSet } from '../../core/metric';
+import { FieldSchema, FieldType, Metric, TagSet, type FieldValue } from '../../core/metric';
 import { escapeKey, escapeName, escapeStringValue, formatFloat, LineProtocolSerializer, MetricSerializeError } from '../../core/serializers/influx';
 
 const T = 1700000000000000000n;
@@ -238,7 +238,7 @@ describe('line protocol serializer against a string reference', () => {
     const m = new Metric(text(r, 10) || 'm', BigInt(Math.floor(r() * 2 ** 50)) * 1000n, 'untyped', tags);
     const nFields = 1 + Math.floor(r() * 8);
     for (let i = 0; i < nFields; i++) {
-      const key = text(r, 40);
+      const key = r() < 0.05 ? '' : text(r, 40);
       const t = Math.floor(r() * 5) as FieldType;
       if (t === FieldType.Int) m.addField(key, t, randomInteger(r));
       else if (t === FieldType.Uint) {
@@ -248,29 +248,43 @@ describe('line protocol serializer against a string reference', () => {
       else if (t === FieldType.String) m.addField(key, t, text(r, r() < 0.1 ? 2000 : 30));
       else m.addField(key, t, r() < 0.5);
     }
-    return m;
+    if (r() < 0.5) return m;
+    // The same metric in compact form (a schema and a value array), as inputs on hot paths build them.
+    const list = m.fields;
+    const schema = new FieldSchema(
+      list.map((f) => f.key),
+      list.map((f) => f.type),
+    );
+    const values: FieldValue[] = list.map((f) => f.value);
+    return new Metric(m.name, m.time, m.type, m.tagSet, schema, values);
   }
 
   for (const uintSupport of [false, true]) {
     test(`random metrics, one by one and in batches, frozen and unfrozen tags (uint support ${uintSupport})`, () => {
       const r = rng(uintSupport ? 7 : 11);
       const s = new LineProtocolSerializer({ uintSupport });
+      let compactSeen = 0;
       for (let round = 0; round < 40; round++) {
         const batch = Array.from({ length: 50 }, () => randomMetric(r, r() < 0.5));
         let expected = '';
         for (const m of batch) {
-          const want = reference(m, uintSupport);
+          const compact = m.fieldSchema !== undefined;
+          // The reference reads a copy: reading `fields` turns a compact metric into its list form.
+          const want = reference(m.copy(), uintSupport);
           if (want === undefined || m.name === '') {
             assert.throws(() => s.serialize(m), MetricSerializeError);
             continue;
           }
           assert.equal(s.serialize(m), want);
+          assert.equal(m.fieldSchema !== undefined, compact, 'serializing keeps the compact form');
+          if (compact) compactSeen++;
           expected += want;
         }
         const bytes = s.serializeBatchToBuffer(batch);
         assert.equal(bytes.toString('utf8'), expected);
         s.recycle(bytes);
       }
+      assert.ok(compactSeen > 100, `compact metrics checked: ${compactSeen}`);
     });
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Logger } from '../../core/log';
-import { FieldType, Metric, TagSet } from '../../core/metric';
+import { FieldSchema, FieldType, Metric, TagSet } from '../../core/metric';
 import { RunningInput, type RunningInputConfig } from '../../core/models/running_input';
 import { RunningOutput } from '../../core/models/running_output';
 import { SeriesCache } from '../../core/series_cache';
@@ -145,5 +145,50 @@ describe('SeriesCache', () => {
     assert.equal(c.get('a'), 1);
     assert.equal(c.get('b'), undefined);
     assert.equal(c.size, 1);
+  });
+});
+
+describe('compact fields', () => {
+  const schema = new FieldSchema(['a', 'b', 's'], [FieldType.Int, FieldType.Uint, FieldType.String]);
+
+  test('reads like the list form; fields turns it into the list form for good', () => {
+    const m = new Metric('m', 1n, 'untyped', undefined, schema, [1, 2n ** 60n, 'x']);
+    assert.equal(m.fieldCount, 3);
+    assert.deepEqual(m.getField('b'), { key: 'b', type: FieldType.Uint, value: 2n ** 60n });
+    assert.equal(m.getField('zz'), undefined);
+    assert.equal(m.fieldSchema, schema);
+    assert.deepEqual(m.fields, [
+      { key: 'a', type: FieldType.Int, value: 1 },
+      { key: 'b', type: FieldType.Uint, value: 2n ** 60n },
+      { key: 's', type: FieldType.String, value: 'x' },
+    ]);
+    assert.equal(m.fieldSchema, undefined);
+    m.addInt('c', 4);
+    m.removeField('a');
+    assert.deepEqual(m.fields.map((f) => f.key), ['b', 's', 'c']);
+    assert.equal(m.fieldCount, 3);
+  });
+
+  test('copies share the values until one of them changes its fields', () => {
+    const m = new Metric('m', 1n, 'untyped', undefined, schema, [1, 2, 'x']);
+    const c = m.copy();
+    assert.equal(c.fieldValues, m.fieldValues);
+    c.fields[0].value = 99;
+    assert.equal(m.getField('a')!.value, 1);
+    assert.equal(c.getField('a')!.value, 99);
+  });
+
+  test('a value count that does not match the schema is refused', () => {
+    assert.throws(() => new Metric('m', 1n, 'untyped', undefined, schema, [1, 2]), /one value per schema field/);
+    assert.throws(() => new FieldSchema(['a'], []), /differ in length/);
+  });
+
+  test('field filters and the drop of field-less metrics work on compact metrics', () => {
+    const ri = input({ fieldexclude: ['a', 'b', 's'] });
+    assert.equal(ri.makeMetric(new Metric('m', 1n, 'untyped', undefined, schema, [1, 2, 'x'])), undefined);
+    const keep = input({ fieldinclude: ['b'] }).makeMetric(new Metric('m', 1n, 'untyped', undefined, schema, [1, 2, 'x']))!;
+    assert.deepEqual(keep.fields.map((f) => f.key), ['b']);
+    const untouched = input({}).makeMetric(new Metric('m', 1n, 'untyped', undefined, schema, [1, 2, 'x']))!;
+    assert.equal(untouched.fieldSchema, schema, 'no field filter: still compact');
   });
 });
