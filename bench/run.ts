@@ -22,7 +22,8 @@ if (wanted.length && selected.length !== wanted.length) {
 let failed = 0;
 for (const b of selected) {
   console.log(`\n=== bench/${b} ===`);
-  const r = spawnSync(process.execPath, ['--expose-gc', path.join(dir, `${b}.js`)], { stdio: 'inherit' });
+  // The agent's own runtime flags (see the shebang of core/cli/main.ts), so figures match what it does.
+  const r = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=32', path.join(dir, `${b}.js`)], { stdio: 'inherit' });
   if (r.status !== 0) {
     failed++;
     console.log(`bench/${b} exited with ${r.status ?? r.signal}`);

@@ -58,6 +58,22 @@ export function float(v: number): TypedValue {
  * set instead of once per metric. Changing the tags of a metric whose set is
  * frozen gives that metric its own copy first.
  */
+/**
+ * One array per distinct list of tag keys among frozen sets: an input's
+ * series mostly share a handful of layouts, and 100,000 series would
+ * otherwise hold 100,000 copies of the same few keys.
+ */
+const keyLists = new Map<string, string[]>();
+const MAX_KEY_LISTS = 10_000;
+
+function sharedKeyList(keys: string[]): string[] {
+  const id = keys.join('\u0000');
+  const shared = keyLists.get(id);
+  if (shared !== undefined) return shared;
+  if (keyLists.size < MAX_KEY_LISTS) keyLists.set(id, keys);
+  return keys;
+}
+
 export class TagSet {
   private isFrozen = false;
   /**
@@ -72,8 +88,8 @@ export class TagSet {
   lpGeneration = -1;
 
   constructor(
-    readonly keys: string[] = [],
-    readonly values: string[] = [],
+    private keyList: string[] = [],
+    private valueList: string[] = [],
   ) {}
 
   /** A frozen set of tags given already sorted by key, without duplicates. */
@@ -81,12 +97,26 @@ export class TagSet {
     return new TagSet(keys, values).freeze();
   }
 
+  /** Sorted keys; `values[i]` belongs to `keys[i]`. Frozen sets of the same keys share one array. */
+  get keys(): string[] {
+    return this.keyList;
+  }
+
+  get values(): string[] {
+    return this.valueList;
+  }
+
   get frozen(): boolean {
     return this.isFrozen;
   }
 
+  /** Frozen sets live long (a series' lifetime): keys are shared and values trimmed to their length. */
   freeze(): this {
-    this.isFrozen = true;
+    if (!this.isFrozen) {
+      this.isFrozen = true;
+      this.keyList = sharedKeyList(this.keyList);
+      this.valueList = this.valueList.slice();
+    }
     return this;
   }
 

@@ -47,8 +47,8 @@ export type IpvsSeries = SeriesCache<ServiceSeries>;
 
 export interface ServiceSeries {
   tags: TagSet | undefined;
-  /** Tag sets of the service's real servers by address (one per port, almost always one). */
-  servers: SeriesCache<TagSet[]>;
+  /** Tag sets of the service's real servers by address: one, or one per port when an address has several. */
+  servers: SeriesCache<TagSet | TagSet[]>;
 }
 
 /** The service's entry, created on first sight; its real servers not seen since the last call are forgotten. */
@@ -154,11 +154,20 @@ function virtualServerTags(vs: VirtualService, t: ServiceTags, namespaceTag: str
   return tags;
 }
 
+/** Port numbers as text, made once each: real servers' tag sets live long, and most share a few ports. */
+const portTexts: string[] = [];
+
+function portText(port: number): string {
+  return (portTexts[port] ??= String(port));
+}
+
 function realServerTags(rs: RealServer, t: ServiceTags, namespaceTag: string, series: ServiceSeries | undefined): TagSet {
   // Every tag follows from the service, the address and the port.
-  const port = String(rs.port);
+  const port = portText(rs.port);
   const sameAddress = series?.servers.get(rs.address);
-  if (sameAddress) {
+  if (sameAddress instanceof TagSet) {
+    if (sameAddress.get('port') === port) return sameAddress;
+  } else if (sameAddress) {
     for (let i = 0; i < sameAddress.length; i++) if (sameAddress[i].get('port') === port) return sameAddress[i];
   }
   // Sorted: address, address_family, namespace, port, virtual_address, virtual_fwmark, virtual_port, virtual_protocol.
@@ -180,7 +189,8 @@ function realServerTags(rs: RealServer, t: ServiceTags, namespaceTag: string, se
     v.push(t.address, t.port, t.protocol);
   }
   const tags = TagSet.frozen(k, v);
-  if (sameAddress) sameAddress.push(tags);
-  else series?.servers.set(rs.address, [tags]);
+  if (sameAddress instanceof TagSet) series!.servers.set(rs.address, [sameAddress, tags]);
+  else if (sameAddress) sameAddress.push(tags);
+  else series?.servers.set(rs.address, tags);
   return tags;
 }
