@@ -67,7 +67,7 @@ const keyLists = new Map<string, string[]>();
 const MAX_KEY_LISTS = 10_000;
 
 function sharedKeyList(keys: string[]): string[] {
-  const id = keys.join('\u0000');
+  const id = JSON.stringify(keys);
   const shared = keyLists.get(id);
   if (shared !== undefined) return shared;
   if (keyLists.size < MAX_KEY_LISTS) keyLists.set(id, keys);

@@ -351,9 +351,9 @@ export class LineProtocolSerializer {
   private readonly nameCache = new PositionalCache(escapeName);
   private readonly tagKeyCache = new PositionalCache((k) => ',' + escapeKey(k) + '=');
   private readonly fieldKeyCache = new PositionalCache((k) => ',' + escapeKey(k) + '=');
-  private readonly encodedSchemas = new WeakMap<FieldSchema, (EncodedText | undefined)[]>();
+  private readonly plans = new WeakMap<FieldSchema, SchemaPlan>();
   private lastSchema: FieldSchema | undefined;
-  private lastSchemaKeys: (EncodedText | undefined)[] = [];
+  private lastPlan: SchemaPlan | undefined;
 
   constructor(opts: InfluxSerializerOptions = {}) {
     this.uintSupport = opts.uintSupport ?? false;
@@ -514,38 +514,41 @@ export class LineProtocolSerializer {
     return pos;
   }
 
-  /** As writeFields, for a metric in its compact form: keys and types from the schema, encoded once per schema. */
+  /** As writeFields, for a metric in its compact form: keys and types from the schema, planned once per schema. */
   private writeSchemaFields(start: number, schema: FieldSchema, values: readonly FieldValue[]): number {
-    const keys = this.schemaKeys(schema);
+    const plan = this.planFor(schema);
+    const keys = plan.keys;
     const types = schema.types;
-    const uintSuffix = this.uintSupport ? 117 : 105;
+    const words = plan.words;
+    const lengths = plan.lengths;
+    const suffixes = plan.suffixes;
     // The common case inline, with the buffer in locals refreshed after any call that may grow it.
     let view = this.view;
     let buf = this.buf;
     let limit = buf.length - 1024;
     let pos = start;
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      if (key === undefined) continue;
       if (pos > limit) {
         this.ensure(pos, HEADROOM);
         view = this.view;
         buf = this.buf;
         limit = buf.length - 1024;
       }
-      const type = types[i];
       const v = values[i];
+      const suffix = suffixes[i];
       let end: number;
-      if (key.length <= 32 && key.exact && typeof v === 'number' && (type === FieldType.Int || type === FieldType.Uint) && v >= 0 && v < 9007199254740992) {
-        const w = key.words;
-        view.setFloat64(pos, w[0], true);
-        view.setFloat64(pos + 8, w[1], true);
-        view.setFloat64(pos + 16, w[2], true);
-        view.setFloat64(pos + 24, w[3], true);
-        end = writeUnsigned(view, pos + key.length, Math.trunc(v));
-        buf[end++] = type === FieldType.Int ? 105 : uintSuffix;
+      if (suffix !== 0 && typeof v === 'number' && v >= 0 && v < 9007199254740992) {
+        const w = 4 * i;
+        view.setFloat64(pos, words[w], true);
+        view.setFloat64(pos + 8, words[w + 1], true);
+        view.setFloat64(pos + 16, words[w + 2], true);
+        view.setFloat64(pos + 24, words[w + 3], true);
+        end = writeUnsigned(view, pos + lengths[i], Math.trunc(v));
+        buf[end++] = suffix;
       } else {
-        end = this.writeField(pos, key, type, v);
+        const key = keys[i];
+        if (key === undefined) continue;
+        end = this.writeField(pos, key, types[i], v);
         view = this.view;
         buf = this.buf;
         limit = buf.length - 1024;
@@ -557,17 +560,17 @@ export class LineProtocolSerializer {
     return pos;
   }
 
-  /** Encoded `,key=` of each schema field (undefined for an empty key, which is skipped). */
-  private schemaKeys(schema: FieldSchema): (EncodedText | undefined)[] {
-    if (schema === this.lastSchema) return this.lastSchemaKeys;
-    let keys = this.encodedSchemas.get(schema);
-    if (keys === undefined) {
-      keys = schema.keys.map((k) => (k === '' ? undefined : encodeText(',' + escapeKey(k) + '=')));
-      this.encodedSchemas.set(schema, keys);
+  /** The schema's plan for this serializer (the `u` suffix depends on uint support); the last one is memoized. */
+  private planFor(schema: FieldSchema): SchemaPlan {
+    if (schema === this.lastSchema) return this.lastPlan!;
+    let plan = this.plans.get(schema);
+    if (plan === undefined) {
+      plan = planSchema(schema, this.uintSupport);
+      this.plans.set(schema, plan);
     }
     this.lastSchema = schema;
-    this.lastSchemaKeys = keys;
-    return keys;
+    this.lastPlan = plan;
+    return plan;
   }
 
   /** Appends one metric at `this.pos`; on error nothing is appended and MetricSerializeError is thrown. */
@@ -740,6 +743,35 @@ export class LineProtocolSerializer {
 }
 
 const NEWLINE = encodeText('\n');
+
+/**
+ * How a serializer writes the fields of one schema. Integer fields whose
+ * `,key=` fits 32 bytes take the inline path: their key words sit side by
+ * side in one array (four per field) and their suffix is fixed; `suffixes[i]`
+ * is 0 for every other field, which goes through `keys[i]` (undefined: an
+ * empty key, skipped).
+ */
+interface SchemaPlan {
+  keys: (EncodedText | undefined)[];
+  words: Float64Array;
+  lengths: Uint8Array;
+  suffixes: Uint8Array;
+}
+
+function planSchema(schema: FieldSchema, uintSupport: boolean): SchemaPlan {
+  const n = schema.size;
+  const plan: SchemaPlan = { keys: [], words: new Float64Array(4 * n), lengths: new Uint8Array(n), suffixes: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    const key = schema.keys[i] === '' ? undefined : encodeText(',' + escapeKey(schema.keys[i]) + '=');
+    plan.keys.push(key);
+    const type = schema.types[i];
+    if (key === undefined || key.length > 32 || !key.exact || (type !== FieldType.Int && type !== FieldType.Uint)) continue;
+    plan.words.set(key.words.subarray(0, 4), 4 * i);
+    plan.lengths[i] = key.length;
+    plan.suffixes[i] = type === FieldType.Uint && uintSupport ? 117 : 105;
+  }
+  return plan;
+}
 const NONE: readonly string[] = [];
 
 /**

@@ -57,6 +57,17 @@ describe('TagSet', () => {
     assert.equal(own.getTag('a'), '1');
   });
 
+  test('frozen sets share key lists only when the keys are the same', () => {
+    const sets = [TagSet.frozen([], []), TagSet.frozen([''], ['x']), TagSet.frozen(['a', 'b'], ['1', '2']), TagSet.frozen(['a,b'], ['3']), TagSet.frozen(['a\u0000b'], ['4'])];
+    assert.deepEqual(
+      sets.map((t) => t.keys),
+      [[], [''], ['a', 'b'], ['a,b'], ['a\u0000b']],
+    );
+    const again = TagSet.frozen(['a', 'b'], ['5', '6']);
+    assert.equal(again.keys, sets[2].keys, 'one array for the same keys');
+    assert.deepEqual(again.values, ['5', '6']);
+  });
+
   test('set keeps keys sorted by code unit and replaces values', () => {
     const t = new TagSet();
     for (const [k, v] of [['b', '1'], ['B', '2'], ['a', '3'], ['b', '4'], ['é', '5']]) t.set(k, v);
