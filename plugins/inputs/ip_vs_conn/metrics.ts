@@ -2,7 +2,7 @@
  * Metrics of one pass. Names and field sets are documented in README.md and
  * in `MEASUREMENTS` (Prometheus HELP).
  */
-import { Metric } from '../../../core/metric';
+import { Metric, TagSet } from '../../../core/metric';
 import type { MeasurementDoc } from '../../../core/plugin';
 import { formatAddress } from './addr';
 import type { ConnCollector } from './collector';
@@ -24,17 +24,30 @@ export interface PassInfo {
   events: boolean;
 }
 
-function setTags(m: Metric, t: GroupTags, namespace: string): void {
-  m.setTag('address', t.address);
-  m.setTag('port', t.port);
-  m.setTag('address_family', t.address_family);
-  if (t.virtual_fwmark !== undefined) m.setTag('virtual_fwmark', t.virtual_fwmark);
-  else {
-    m.setTag('virtual_protocol', t.virtual_protocol!);
-    m.setTag('virtual_address', t.virtual_address!);
-    m.setTag('virtual_port', t.virtual_port!);
+/**
+ * A real server's tags as one frozen set, made once per group (a group's
+ * GroupTags object lives as long as the group): its metrics share the set
+ * pass after pass, so the agent and the serializer work on it once.
+ */
+const groupTagSets = new WeakMap<GroupTags, TagSet>();
+
+function tagSetOf(t: GroupTags, namespace: string): TagSet {
+  let tags = groupTagSets.get(t);
+  if (tags === undefined || (tags.get('namespace') ?? '') !== namespace) {
+    tags = new TagSet();
+    tags.set('address', t.address);
+    tags.set('port', t.port);
+    tags.set('address_family', t.address_family);
+    if (t.virtual_fwmark !== undefined) tags.set('virtual_fwmark', t.virtual_fwmark);
+    else {
+      tags.set('virtual_protocol', t.virtual_protocol!);
+      tags.set('virtual_address', t.virtual_address!);
+      tags.set('virtual_port', t.virtual_port!);
+    }
+    if (namespace !== '') tags.set('namespace', namespace);
+    groupTagSets.set(t, tags.freeze());
   }
-  if (namespace !== '') m.setTag('namespace', namespace);
+  return tags;
 }
 
 export function stateName(code: number): string {
@@ -49,8 +62,8 @@ export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
   for (let g = 0; g < groups.count; g++) {
     if (!groups.isLive(g) || groups.included[g] === 0) continue;
     const tags = groups.tags[g];
-    const m = new Metric(M_CONN, info.time, 'gauge');
-    setTags(m, tags, info.namespace);
+    const tagSet = tagSetOf(tags, info.namespace);
+    const m = new Metric(M_CONN, info.time, 'gauge', tagSet);
     const base = g * STATE_COUNT;
     let entries = 0;
     for (let s = 0; s < STATE_COUNT; s++) entries += groups.counts[base + s];
@@ -61,8 +74,7 @@ export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
     if (info.connReuseMode !== undefined) m.addInt('conn_reuse_mode', info.connReuseMode);
     out.push(m);
     if (tags.virtual_fwmark === undefined) {
-      const r = new Metric(M_REUSE, info.time, 'counter');
-      setTags(r, tags, info.namespace);
+      const r = new Metric(M_REUSE, info.time, 'counter', tagSet);
       r.addInt('reused_connections', groups.reused[g]);
       r.addInt('rescheduled_connections', groups.rescheduled[g]);
       out.push(r);
@@ -72,8 +84,7 @@ export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
     let i = 0;
     for (const e of c.events) {
       // Distinct timestamps: events of one real server would otherwise overwrite each other in InfluxDB.
-      const m = new Metric(M_EVENT, info.time + BigInt(i++), 'untyped');
-      setTags(m, groups.tags[e.group], info.namespace);
+      const m = new Metric(M_EVENT, info.time + BigInt(i++), 'untyped', tagSetOf(groups.tags[e.group], info.namespace));
       m.addString('kind', e.kind);
       m.addString('client_address', formatAddress(e.af, e.client));
       m.addInt('client_port', e.clientPort);
