@@ -9,7 +9,7 @@
 import { Registry, Gauge } from 'prom-client';
 import { Collection } from '../plugins/outputs/prometheus_client/collection';
 import { HelpIndex } from '../plugins/outputs/prometheus_client/help';
-import { Metric } from '../core/metric';
+import { Metric, TagSet } from '../core/metric';
 
 const SERVERS = 20_000;
 const FIELDS = ['connections', 'cps', 'bytes_in', 'bytes_out', 'pkts_in'] as const;
@@ -20,13 +20,13 @@ function address(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 }
 
+/** Each server's tags as one frozen set, kept from round to round as the ipvs input keeps them. */
+const serverTags = Array.from({ length: SERVERS }, (_, i) => TagSet.frozen(['address', 'port', 'protocol'], [address(i), String(80 + (i % 3)), 'tcp']));
+
 function batch(round: number): Metric[] {
   const out = new Array<Metric>(SERVERS);
   for (let i = 0; i < SERVERS; i++) {
-    const m = new Metric('ipvs_virtual_server', T0 + BigInt(round));
-    m.setTag('address', address(i));
-    m.setTag('port', String(80 + (i % 3)));
-    m.setTag('protocol', 'tcp');
+    const m = new Metric('ipvs_virtual_server', T0 + BigInt(round), 'untyped', serverTags[i]);
     m.addUint('connections', i * 3 + round);
     m.addUint('cps', (i + round) % 50);
     m.addUint('bytes_in', i * 1000 + round);

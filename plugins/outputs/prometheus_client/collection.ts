@@ -9,7 +9,7 @@
  */
 import { compileGlobs, type Matcher } from '../../../core/filter/glob';
 import type { Logger } from '../../../core/log';
-import { FieldType, type Field, type Metric, type ValueType } from '../../../core/metric';
+import { FieldType, type Field, type Metric, type TagSet, type ValueType } from '../../../core/metric';
 import { GENERIC_HELP, type HelpIndex } from './help';
 import { escapeHelp, escapeLabelValue, formatSampleValue, metricName, parseBound, sanitizeLabelName, sanitizeMetricName } from './names';
 
@@ -105,6 +105,7 @@ export class Collection {
   private lastExpireMs = -Infinity;
   private readonly nameCache = new Map<string, Map<string, string | null>>();
   private readonly histNameCache = new Map<string, Map<string, string | null>>();
+  private readonly frozenLabels = new WeakMap<TagSet, string>();
 
   constructor(private readonly opts: CollectionOptions) {
     this.counterMatch = opts.counterGlobs.length > 0 ? compileGlobs(opts.counterGlobs) : undefined;
@@ -119,8 +120,23 @@ export class Collection {
     return n;
   }
 
-  /** Label pairs of a metric, sanitized, deduplicated (first wins) and sorted, rendered as `{…}`. */
+  /**
+   * Label pairs of a metric, sanitized, deduplicated (first wins) and sorted,
+   * rendered as `{…}`. A frozen tag set never changes, so its rendering is
+   * kept (unless string fields become labels, which vary per metric).
+   */
   private labelsOf(m: Metric): string {
+    const tags = m.tagSet;
+    if (!tags.frozen || this.opts.stringAsLabel || m.type === 'histogram') return this.renderLabels(m);
+    let labels = this.frozenLabels.get(tags);
+    if (labels === undefined) {
+      labels = this.renderLabels(m);
+      this.frozenLabels.set(tags, labels);
+    }
+    return labels;
+  }
+
+  private renderLabels(m: Metric): string {
     const names: string[] = [];
     const values: string[] = [];
     const skip = m.type === 'histogram' ? 'le' : '';

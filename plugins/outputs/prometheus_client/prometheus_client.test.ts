@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as zlib from 'node:zlib';
 import { assetPath } from '../../../core/assets';
-import { int, Metric, uint } from '../../../core/metric';
+import { FieldType, int, Metric, TagSet, uint } from '../../../core/metric';
 import type { MeasurementDoc } from '../../../core/plugin';
 import { CaptureLogger, outputContext } from '../../../test/support/capture-log';
 import { skipOrFail } from '../../../test/support/influxdb';
@@ -114,6 +114,28 @@ describe('outputs.prometheus_client page', () => {
     assert.equal(samples.get('ready{job="x"}'), '0');
     assert.equal(types.get('up'), 'gauge');
     assertPromtoolClean(page);
+  });
+
+  test('frozen tag sets (shared by a series across gathers) render the same labels; string labels still follow each metric', async () => {
+    const tags = TagSet.frozen(['addr', 'bad-name', 'port'], ['10.0.0.1', 'x', '80']);
+    const metric = (v: number, s: string): Metric => {
+      const m = new Metric('svc', T + BigInt(v), 'untyped', tags);
+      m.addField('conns', FieldType.Int, v);
+      m.addField('state', FieldType.String, s);
+      return m;
+    };
+    const plain = Metric.from('svc', { addr: '10.0.0.1', 'bad-name': 'x', port: '80' }, { conns: int(1) }, T);
+    const { out } = make({ string_as_label: false });
+    await out.write([metric(1, 'up'), metric(2, 'up')]);
+    const frozenPage = out.collection.render();
+    const { out: other } = make({ string_as_label: false });
+    await other.write([plain]);
+    assert.deepEqual([...parsePage(frozenPage).samples.keys()], [...parsePage(other.collection.render()).samples.keys()]);
+    const { out: withStrings } = make({ string_as_label: true });
+    await withStrings.write([metric(1, 'up'), metric(2, 'down')]);
+    const samples = parsePage(withStrings.collection.render()).samples;
+    assert.equal(samples.get('svc_conns{addr="10.0.0.1",bad_name="x",port="80",state="up"}'), '1');
+    assert.equal(samples.get('svc_conns{addr="10.0.0.1",bad_name="x",port="80",state="down"}'), '2');
   });
 
   test('string_as_label = false drops string fields; metric_types globs and counter_total_suffix', async () => {
