@@ -127,6 +127,7 @@ function eventBench(): void {
     maxFlows: 262144,
     maxServices: 10000,
     reset: false,
+    expireNs: 0,
   });
   const flow = new CtFlow();
   const header: NlMsgHeader = newHeader();

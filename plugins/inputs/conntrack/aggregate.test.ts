@@ -126,6 +126,7 @@ describe('service flow aggregation', () => {
     maxFlows: 2,
     maxServices: 10,
     reset: false,
+    expireNs: 0,
   };
 
   test('NEW → UPDATE(reply) → UPDATE(FIN) → DESTROY', () => {
@@ -174,6 +175,48 @@ describe('service flow aggregation', () => {
     assert.equal(val(c.fields, 'flows_started'), 5);
     assert.equal(val(c.fields, 'flows_ended'), 1);
     assert.equal(val(c.fields, 'flows_unreplied'), 1);
+  });
+
+  test('service_expiration forgets quiet services (freeing room under max_services) and counts them', () => {
+    const min = 60e9;
+    const a = new FlowAggregator({ ...opts, maxServices: 2, expireNs: 10 * min });
+    const t0 = 1.7e18;
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.1', id: 1 }), t0);
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.2', id: 2 }), t0);
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.3', id: 3 }), t0);
+    assert.equal(a.counters.servicesDropped, 1, 'full: the third service is refused');
+    // 10.96.1.1 stays busy; 10.96.1.2 goes quiet.
+    a.handle(flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.1', id: 1 }), t0 + 9 * min);
+    assert.equal(a.expire(t0 + 5 * min), 0);
+    assert.equal(a.expire(t0 + 11 * min), 1);
+    assert.equal(a.counters.servicesExpired, 1);
+    assert.deepEqual(
+      a.rows({}).filter((r) => r.type === 'counter').map((r) => r.tags.address),
+      ['10.96.1.1'],
+    );
+    // Room again: a new service is taken; the expired one starts from zero when it comes back.
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.3', id: 4 }), t0 + 12 * min);
+    a.handle(flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.2', id: 2 }), t0 + 12 * min);
+    assert.equal(a.serviceCount, 2);
+    assert.equal(a.counters.servicesDropped, 2, '10.96.1.2 came back while the table was full again');
+    const started = Object.fromEntries(a.rows({}).filter((r) => r.type === 'counter').map((r) => [r.tags.address, val(r.fields, 'flows_started')]));
+    assert.deepEqual(started, { '10.96.1.1': 1, '10.96.1.3': 1 });
+  });
+
+  test('a flow that outlives its service\'s expiry is measured on the service as it is when it ends', () => {
+    const min = 60e9;
+    const a = new FlowAggregator({ ...opts, expireNs: 10 * min });
+    const t0 = 1.7e18;
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.1', id: 7, event: t0 }), t0);
+    assert.equal(a.expire(t0 + 20 * min), 1);
+    a.handle(flow({ kind: CtMessageKind.Update, dst: '10.96.1.1', id: 7, tcpState: 2, status: C.IPS_SEEN_REPLY, event: t0 + 20 * min }), t0 + 20 * min);
+    a.handle(flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.1', id: 7, status: C.IPS_SEEN_REPLY }), t0 + 21 * min);
+    const c = a.rows({}).find((r) => r.type === 'counter')!;
+    assert.equal(a.serviceCount, 1);
+    assert.equal(val(c.fields, 'flows_started'), 0);
+    assert.equal(val(c.fields, 'flows_ended'), 1);
+    const latency = a.rows({}).find((r) => r.fields.connect_latency_seconds_count !== undefined)!;
+    assert.equal(val(latency.fields, 'connect_latency_seconds_count'), 1, 'the latency lands on the live service');
   });
 
   test('only_dnat and reset', () => {

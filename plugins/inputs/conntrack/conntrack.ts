@@ -3,6 +3,7 @@
  * statistics) plus an opt-in table breakdown from a streaming netlink dump and
  * opt-in per-service flow metrics from conntrack events.
  */
+import { parseDuration } from '../../../core/config/duration';
 import * as fs from 'node:fs';
 import { ConntrackClient, subscribeEvents, type EventCounters } from '../../../core/conntrack/client';
 import type { Subscription } from '../../../core/netlink/socket';
@@ -110,6 +111,7 @@ export class ConntrackInput implements Input {
       maxFlows: o.max_flows,
       maxServices: o.max_services,
       reset: o.histogram_reset,
+      expireNs: Number(parseDuration(o.service_expiration)),
     });
     const { subscription, counters } = subscribeEvents(
       { netns: this.nsPath, rcvbuf: parseSize(o.event_buffer_size) },
@@ -285,6 +287,7 @@ export class ConntrackInput implements Input {
   private emitFlows(acc: Accumulator): void {
     const flows = this.flows!;
     const time = acc.time || nowNs();
+    flows.expire(Date.now() * 1e6);
     for (const row of flows.rows(this.baseTags)) {
       acc.addMetric(Metric.from(row.measurement, row.tags, row.fields, time, row.type));
     }
@@ -305,6 +308,7 @@ export class ConntrackInput implements Input {
         flows_evicted: int(c.flowsEvicted),
         services: int(flows.serviceCount),
         services_dropped: int(c.servicesDropped),
+        services_expired: int(c.servicesExpired),
         receive_buffer_bytes: int(sub?.rcvbuf ?? 0),
       },
       { ...this.baseTags },

@@ -85,6 +85,7 @@ export const measurements: MeasurementDoc[] = [
       { name: 'flows_evicted', type: 'int', valueType: 'counter', help: 'Flows evicted from the full in-flight table (max_flows)' },
       { name: 'services', type: 'int', valueType: 'gauge', help: 'Services tracked' },
       { name: 'services_dropped', type: 'int', valueType: 'counter', help: 'Flows not counted because max_services was reached' },
+      { name: 'services_expired', type: 'int', valueType: 'counter', help: 'Services forgotten after service_expiration without events' },
       { name: 'receive_buffer_bytes', type: 'int', valueType: 'gauge', help: 'Effective socket receive buffer (as the kernel reports it)' },
     ],
   },

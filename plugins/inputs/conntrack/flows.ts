@@ -42,12 +42,21 @@ export interface FlowOptions {
   maxServices: number;
   /** Zero everything after each emission (Telegraf histogram aggregator's `reset`). */
   reset: boolean;
+  /**
+   * Forget a service with no event for this long (ns; 0 = never), as
+   * Telegraf's histogram aggregator does with `expiration_interval`: service
+   * addresses come and go (Kubernetes ClusterIPs, pod IPs), and without it the
+   * table would fill up to max_services and then refuse every new one.
+   */
+  expireNs: number;
 }
 
 export class ServiceStats {
   flowsStarted = 0;
   flowsEnded = 0;
   flowsUnreplied = 0;
+  /** Receive time of the service's last event (ns since the epoch). */
+  lastEventNs = 0;
   readonly duration: Histogram;
   readonly connectLatency: Histogram;
   readonly finLatency: Histogram;
@@ -61,6 +70,10 @@ export class ServiceStats {
     readonly port: number,
     readonly protocol: string,
     b: FlowOptions['buckets'],
+    /** How the aggregator finds the service again (to forget it): family, protocol number, IPv4 address as a number. */
+    readonly family = 0,
+    readonly protoNumber = 0,
+    readonly address4 = 0,
   ) {
     this.duration = new Histogram(b.duration);
     this.connectLatency = new Histogram(b.connectLatency);
@@ -70,6 +83,9 @@ export class ServiceStats {
     this.packetsOrig = new Histogram(b.packets);
     this.packetsReply = new Histogram(b.packets);
   }
+
+  /** Set when the aggregator forgot this service (expiry). */
+  expired = false;
 
   reset(): void {
     this.flowsStarted = this.flowsEnded = this.flowsUnreplied = 0;
@@ -94,6 +110,8 @@ export interface FlowCounters {
   flowsEvicted: number;
   /** Flows not counted because max_services was reached. */
   servicesDropped: number;
+  /** Services forgotten after service_expiration without events. */
+  servicesExpired: number;
 }
 
 export interface MetricRow {
@@ -113,7 +131,7 @@ export class FlowAggregator {
   private readonly v6 = new Map<string, ServiceStats>();
   private readonly all: ServiceStats[] = [];
   private readonly inflight = new Map<number, InFlight>();
-  readonly counters: FlowCounters = { eventsNew: 0, eventsUpdate: 0, eventsDestroy: 0, eventsIgnored: 0, flowsEvicted: 0, servicesDropped: 0 };
+  readonly counters: FlowCounters = { eventsNew: 0, eventsUpdate: 0, eventsDestroy: 0, eventsIgnored: 0, flowsEvicted: 0, servicesDropped: 0, servicesExpired: 0 };
 
   constructor(private readonly opts: FlowOptions) {
     this.include = new SubnetList(opts.serviceSubnets);
@@ -170,7 +188,7 @@ export class FlowAggregator {
       this.counters.servicesDropped++;
       return undefined;
     }
-    const s = new ServiceStats(address, o.dport, protocolName(o.proto), this.opts.buckets);
+    const s = new ServiceStats(address, o.dport, protocolName(o.proto), this.opts.buckets, o.family, o.proto, o.family === AF_INET6 ? 0 : o.dst4);
     this.all.push(s);
     return s;
   }
@@ -193,6 +211,7 @@ export class FlowAggregator {
       case CtMessageKind.New: {
         const s = this.service(f);
         if (!s) return;
+        s.lastEventNs = recvNs;
         s.flowsStarted++;
         if (f.id < 0) return;
         if (this.inflight.size >= this.opts.maxFlows) {
@@ -207,6 +226,16 @@ export class FlowAggregator {
       case CtMessageKind.Update: {
         const r = this.inflight.get(f.id);
         if (r === undefined) return;
+        if (r.service.expired) {
+          // The flow outlived its service's expiry: measure it on the service as it is now.
+          const now = this.service(f);
+          if (now === undefined) {
+            this.inflight.delete(f.id);
+            return;
+          }
+          r.service = now;
+        }
+        r.service.lastEventNs = recvNs;
         if (!r.replied && ((f.status & IPS_SEEN_REPLY) !== 0 || f.tcpState === TCP_CONNTRACK_SYN_RECV)) {
           r.replied = true;
           r.service.connectLatency.observe(Math.max(0, at - r.startNs) / NS);
@@ -223,8 +252,10 @@ export class FlowAggregator {
       case CtMessageKind.Destroy: {
         const r = this.inflight.get(f.id);
         if (r !== undefined) this.inflight.delete(f.id);
-        const s = r ? r.service : this.service(f);
+        // A flow that outlived its service's expiry counts on the service as it is now.
+        const s = r && !r.service.expired ? r.service : this.service(f);
         if (!s) return;
+        s.lastEventNs = recvNs;
         s.flowsEnded++;
         if ((f.status & IPS_SEEN_REPLY) === 0) s.flowsUnreplied++;
         if (f.startNs > 0 && f.stopNs >= f.startNs) s.duration.observe((f.stopNs - f.startNs) / NS);
@@ -239,6 +270,38 @@ export class FlowAggregator {
       default:
         return;
     }
+  }
+
+  /** Forgets the services without an event since `nowNs - expireNs`; returns how many. */
+  expire(nowNs: number): number {
+    if (this.opts.expireNs <= 0) return 0;
+    const cutoff = nowNs - this.opts.expireNs;
+    let kept = 0;
+    for (let i = 0; i < this.all.length; i++) {
+      const s = this.all[i];
+      if (s.lastEventNs >= cutoff) {
+        this.all[kept++] = s;
+        continue;
+      }
+      s.expired = true;
+      this.forget(s);
+    }
+    const expired = this.all.length - kept;
+    this.all.length = kept;
+    this.counters.servicesExpired += expired;
+    return expired;
+  }
+
+  private forget(s: ServiceStats): void {
+    const key = (s.port << 8) | s.protoNumber;
+    if (s.family === AF_INET6) {
+      this.v6.delete(`${s.address}|${key}`);
+      return;
+    }
+    const byPort = this.v4.get(s.address4);
+    if (byPort === undefined) return;
+    byPort.delete(key);
+    if (byPort.size === 0) this.v4.delete(s.address4);
   }
 
   /** Metric rows for every known service; resets them afterwards when configured. */

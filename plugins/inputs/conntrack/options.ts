@@ -1,4 +1,5 @@
 /** Plugin options (after ajv applied the schema's defaults) and their validation. */
+import { parseDuration } from '../../../core/config/duration';
 import { AF_INET, AF_INET6 } from '../../../core/conntrack/constants';
 import { DEFAULT_BUCKETS } from './histogram';
 import { parseSubnet } from './subnet';
@@ -32,6 +33,7 @@ export interface ConntrackOptions {
   event_buffer_size: number | string;
   max_flows: number;
   max_services: number;
+  service_expiration: string | number;
 }
 
 /** Fills defaults for callers that bypass the schema (tests, benchmarks). */
@@ -57,6 +59,7 @@ export function withDefaults(o: Partial<ConntrackOptions>): ConntrackOptions {
     event_buffer_size: '16MiB',
     max_flows: 262144,
     max_services: 10000,
+    service_expiration: '1h',
     ...o,
   };
 }
@@ -117,4 +120,9 @@ export function validate(o: ConntrackOptions): void {
     throw new Error(`config option 'table_filter_mark_mask' needs table_filter_mark`);
   }
   parseSize(o.event_buffer_size);
+  try {
+    if (parseDuration(o.service_expiration) < 0n) throw new Error('must not be negative');
+  } catch (err) {
+    throw new Error(`config option 'service_expiration': ${(err as Error).message}`);
+  }
 }
