@@ -13,6 +13,7 @@ import { repoRoot } from '../assets';
 import type { Logger } from '../log';
 import type { Metric } from '../metric';
 import { PartialWriteError } from '../plugin';
+import { proxyAuthorization, proxyFromEnvironment, TunnelingAgent } from './proxy';
 
 export interface TlsClientOptions {
   tls_ca?: string;
@@ -31,7 +32,7 @@ export interface HttpClientOptions {
   username?: string;
   password?: string;
   tls?: TlsClientOptions;
-  /** Forward proxy for http:// targets (https:// through a proxy is not supported). */
+  /** Forward proxy (http:// URL, optionally with user info): absolute URIs for http:// targets, a CONNECT tunnel for https://. Unset: the environment's. */
   proxy?: string;
   /** Local address to bind outgoing connections to (Telegraf's `local_address`). */
   localAddress?: string;
@@ -80,7 +81,9 @@ export class HttpClient {
   private readonly agent: http.Agent;
   private readonly isHttps: boolean;
   private readonly socketPath?: string;
+  /** Proxy for http:// targets (requests with absolute URIs); https:// ones tunnel through the agent. */
   private readonly proxy?: URL;
+  private readonly proxyAuthorization?: string;
   private readonly authHeader?: string;
   private readonly headers: Record<string, string>;
   private readonly localAddress?: string;
@@ -102,28 +105,22 @@ export class HttpClient {
     this.headers = { ...(opts.headers ?? {}) };
     this.timeoutMs = opts.timeoutMs;
     this.localAddress = opts.localAddress || undefined;
-    switch (u.protocol) {
-      case 'http:':
-        this.isHttps = false;
-        this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-        break;
-      case 'https:':
-        this.isHttps = true;
-        this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, ...tlsAgentOptions(opts.tls) });
-        break;
-      case 'unix:':
-        this.isHttps = false;
-        this.socketPath = u.pathname;
-        this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-        break;
-      default:
-        throw new Error(`unsupported scheme "${u.protocol.replace(/:$/, '')}"`);
-    }
-    if (opts.proxy) {
-      const p = new URL(opts.proxy);
-      if (p.protocol !== 'http:') throw new Error(`unsupported proxy scheme "${p.protocol.replace(/:$/, '')}"`);
-      if (this.isHttps) throw new Error('http_proxy is only supported for http:// URLs');
-      if (this.socketPath === undefined) this.proxy = p;
+    if (u.protocol === 'unix:') this.socketPath = u.pathname;
+    else if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported scheme "${u.protocol.replace(/:$/, '')}"`);
+    this.isHttps = u.protocol === 'https:';
+    // The option wins; without it the environment decides, as Go's ProxyFromEnvironment does for Telegraf.
+    const proxy = this.socketPath !== undefined ? undefined : opts.proxy ? new URL(opts.proxy) : proxyFromEnvironment(u);
+    if (proxy && proxy.protocol !== 'http:') throw new Error(`unsupported proxy scheme "${proxy.protocol.replace(/:$/, '')}"`);
+    const pool = { keepAlive: true, maxSockets: 8 };
+    if (this.isHttps) {
+      const tlsOptions = { ...pool, ...tlsAgentOptions(opts.tls) };
+      this.agent = proxy ? new TunnelingAgent(proxy, tlsOptions, opts.timeoutMs) : new https.Agent(tlsOptions);
+    } else {
+      this.agent = new http.Agent(pool);
+      if (proxy) {
+        this.proxy = proxy;
+        this.proxyAuthorization = proxyAuthorization(proxy);
+      }
     }
   }
 
@@ -150,6 +147,7 @@ export class HttpClient {
       reqOpts.port = this.proxy.port || 80;
       reqOpts.path = `${this.base.protocol}//${this.base.host}${pathAndQuery}`;
       if (!hasHeader(allHeaders, 'host')) allHeaders['Host'] = this.base.host;
+      if (this.proxyAuthorization && !hasHeader(allHeaders, 'proxy-authorization')) allHeaders['Proxy-Authorization'] = this.proxyAuthorization;
     } else {
       reqOpts.host = this.base.hostname.replace(/^\[|\]$/g, '');
       reqOpts.port = this.base.port || (this.isHttps ? 443 : 80);

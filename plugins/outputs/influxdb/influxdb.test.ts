@@ -436,7 +436,8 @@ describe('outputs.influxdb (local HTTP server: request shape and status handling
         assert.equal(seen[1].url, 'http://influx.invalid:8086/write?db=viaproxy');
         assert.equal(seen[1].headers.host, 'influx.invalid:8086');
         out.close();
-        assert.throws(() => make({ urls: ['https://influx.invalid:8086'], http_proxy: proxyUrl }), /http_proxy is only supported for http:\/\/ URLs/);
+        // https:// targets tunnel through the proxy instead (core/http/proxy.test.ts); only other proxy schemes are refused.
+        assert.throws(() => make({ urls: ['https://influx.invalid:8086'], http_proxy: 'socks5://127.0.0.1:1080' }), /unsupported proxy scheme "socks5"/);
       },
     );
   });
