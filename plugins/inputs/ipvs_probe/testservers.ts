@@ -3,11 +3,9 @@
  * benchmark: each answers in one specific way so the probe's classification
  * can be checked against a real socket exchange.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { OpensslUnavailable, selfSignedCert as sharedSelfSignedCert } from '../../../test/support/tls';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { assetPath } from '../../../core/assets';
 import { Metric, nowNs, type FieldInit, type Tags } from '../../../core/metric';
@@ -148,26 +146,16 @@ export async function closedPort(): Promise<number> {
  * when it is installed, else the test-only pair in testdata/.
  */
 export function selfSignedCert(): { key: Buffer; cert: Buffer; generated: boolean } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipvs-probe-cert-'));
   try {
-    execFileSync(
-      'openssl',
-      [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-        '-days', '2', '-subj', '/CN=probe.test', '-addext', 'subjectAltName=DNS:probe.test,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    return { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')), generated: true };
-  } catch {
+    const made = sharedSelfSignedCert('probe.test');
+    return { key: made.key, cert: made.cert, generated: true };
+  } catch (err) {
+    if (!(err instanceof OpensslUnavailable)) throw err;
     return {
       key: fs.readFileSync(assetPath(__dirname, 'testdata', 'selfsigned.key')),
       cert: fs.readFileSync(assetPath(__dirname, 'testdata', 'selfsigned.crt')),
       generated: false,
     };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
