@@ -4,7 +4,7 @@
  * and event streams allocate nothing per flow. Copy what you keep.
  */
 import { formatIPv4Word, formatIPv6Bytes } from '../net/ipaddr';
-import { AF_INET, AF_INET6 } from './constants';
+import { AF_INET6 } from './constants';
 
 /** One direction of a conntrack entry (CTA_TUPLE_ORIG or CTA_TUPLE_REPLY). */
 export class CtTuple {

@@ -48,7 +48,7 @@ export class RunningInput {
     readonly config: RunningInputConfig,
     readonly input: Input,
     readonly log: Logger,
-    private readonly globalTags: Tags,
+    globalTags: Tags,
   ) {
     const f = (this.filter = new MetricFilter(config.filter));
     const added = [...Object.entries(config.tags), ...Object.entries(globalTags)];

@@ -25,7 +25,7 @@ export interface ConnectProxyOptions {
 export async function startConnectProxy(opts: ConnectProxyOptions = {}): Promise<ConnectProxy> {
   const connects: ConnectProxy['connects'] = [];
   const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => res.writeHead(501).end());
+  const server = http.createServer((_req, res) => res.writeHead(501).end());
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -45,7 +45,6 @@ export class ConntrackInput implements Input {
   private subscription: Subscription | undefined;
   private eventCounters: EventCounters | undefined;
   private lastOverrunLog = 0;
-  private layoutErrorReported = '';
 
   constructor(
     private readonly opts: ConntrackOptions,

@@ -15,7 +15,7 @@
  * read, which is kept as text for the warning.
  */
 import * as fs from 'node:fs';
-import { S_ASSURED, S_OTHER, stateCode } from './states';
+import { S_ASSURED, stateCode } from './states';
 
 /** One parsed row; the parser reuses a single instance, so sinks copy what they keep. */
 export class ConnRow {
