@@ -40,6 +40,16 @@ function flow(o: Partial<{ kind: CtMessageKind; src: string; dst: string; proto:
 
 const val = (fields: Record<string, unknown>, k: string): number => Number((fields[k] as { value: number }).value);
 
+/** The aggregator's metrics as plain rows (what the serializer would write). */
+function rows(a: FlowAggregator, baseTags: Record<string, string> = {}): { measurement: string; type: string; tags: Record<string, string>; fields: Record<string, { value: unknown }> }[] {
+  return a.metrics(baseTags, 1n).map((m) => ({
+    measurement: m.name,
+    type: m.type,
+    tags: m.tags(),
+    fields: Object.fromEntries(m.fields.map((f) => [f.key, { value: f.value }])),
+  }));
+}
+
 describe('histogram', () => {
   test('le semantics, cumulative buckets, +Inf, sum and count', () => {
     const h = new Histogram([10, 1, 5, 5]);
@@ -142,13 +152,13 @@ describe('service flow aggregation', () => {
       flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.1', id: 5, status: C.IPS_SEEN_REPLY, counters: [5, 500, 4, 4000], start: t0, stop: t0 + 5e9 }),
       0,
     );
-    const rows = a.rows({ host: 'h' });
-    const counter = rows.find((r) => r.type === 'counter')!;
+    const all = rows(a, { host: 'h' });
+    const counter = all.find((r) => r.type === 'counter')!;
     assert.deepEqual(counter.tags, { host: 'h', address: '10.96.1.1', port: '80', protocol: 'tcp' });
     assert.equal(val(counter.fields, 'flows_started'), 1);
     assert.equal(val(counter.fields, 'flows_ended'), 1);
     assert.equal(val(counter.fields, 'flows_unreplied'), 0);
-    const sum = (name: string) => rows.find((r) => r.fields[`${name}_sum`] !== undefined)!.fields;
+    const sum = (name: string) => all.find((r) => r.fields[`${name}_sum`] !== undefined)!.fields;
     // Kernel ns timestamps are doubles near 1.7e18: 256 ns resolution.
     const near = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-6, `${a} != ${b}`);
     near(val(sum('connect_latency_seconds'), 'connect_latency_seconds_sum'), 0.002);
@@ -156,9 +166,51 @@ describe('service flow aggregation', () => {
     near(val(sum('duration_seconds'), 'duration_seconds_sum'), 5);
     assert.equal(val(sum('bytes_reply'), 'bytes_reply_sum'), 4000);
     assert.equal(val(sum('packets_orig'), 'packets_orig_count'), 1);
-    const bucket = rows.find((r) => r.tags.le === '0.01' && r.fields.connect_latency_seconds_bucket !== undefined)!;
+    const bucket = all.find((r) => r.tags.le === '0.01' && r.fields.connect_latency_seconds_bucket !== undefined)!;
     assert.equal(val(bucket.fields, 'connect_latency_seconds_bucket'), 1);
-    assert.ok(rows.filter((r) => r.type === 'histogram').every((r) => r.measurement === 'conntrack_service'));
+    assert.ok(all.filter((r) => r.type === 'histogram').every((r) => r.measurement === 'conntrack_service'));
+  });
+
+  test('a service yields its counter, then per histogram every bucket and a sum/count metric, on tag sets kept across gathers', () => {
+    const a = new FlowAggregator(opts);
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.1', id: 1 }), 1);
+    const base = { host: 'h' };
+    const first = a.metrics(base, 1n);
+    const second = a.metrics(base, 2n);
+    const b = opts.buckets;
+    const perHistogram = [b.duration, b.connectLatency, b.finLatency, b.bytes, b.bytes, b.packets, b.packets].map((bounds) => bounds.length + 2);
+    assert.equal(first.length, 1 + perHistogram.reduce((x, y) => x + y, 0));
+    assert.deepEqual(first.map((m) => m.tagSet), second.map((m) => m.tagSet), 'the same frozen sets every gather');
+    assert.ok(first.every((m) => m.tagSet.frozen));
+    assert.deepEqual(first.slice(1, 4).map((m) => [m.getTag('le'), m.fields[0].key]), [
+      ['1', 'duration_seconds_bucket'],
+      ['10', 'duration_seconds_bucket'],
+      ['+Inf', 'duration_seconds_bucket'],
+    ]);
+    assert.equal(second[1].time, 2n);
+    // Another base (a reload with other tags) gets its own sets.
+    assert.equal(a.metrics({ host: 'other' }, 3n)[0].getTag('host'), 'other');
+  });
+
+  test('per-bound tag sets are kept up to a budget; beyond it metrics are the same, only not shared; expiry gives the budget back', () => {
+    const min = 60e9;
+    const a = new FlowAggregator({ ...opts, boundTagSetBudget: 5, expireNs: 10 * min });
+    const t0 = 1.7e18;
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.1', id: 1 }), t0);
+    a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.2', id: 2 }), t0 + 5 * min);
+    const base = {};
+    const lines = (ms: ReturnType<FlowAggregator['metrics']>): string[] => ms.map((m) => `${m.tags().address} ${m.getTag('le')} ${m.fields.map((f) => `${f.key}=${f.value}`)}`);
+    const first = a.metrics(base, 1n);
+    assert.equal(a.boundTagSetsKept, 5, 'the first service has 8 distinct bounds: 5 kept');
+    const second = a.metrics(base, 1n);
+    assert.deepEqual(lines(second), lines(first));
+    const shared = second.filter((m, i) => m.tagSet === first[i].tagSet && m.getTag('le') !== undefined);
+    assert.ok(shared.length > 0 && shared.every((m) => m.getTag('address') === '10.96.1.1'), 'only the first service got kept sets');
+    assert.ok(second.filter((m) => m.getTag('address') === '10.96.1.2' && m.getTag('le') !== undefined).every((m) => !m.tagSet.frozen));
+    assert.equal(a.expire(t0 + 12 * min), 1);
+    assert.equal(a.boundTagSetsKept, 0, 'the forgotten service gave its sets back');
+    a.metrics(base, 1n);
+    assert.equal(a.boundTagSetsKept, 5, 'now the second service keeps some');
   });
 
   test('excluded and foreign destinations are ignored; cap evicts the oldest flow', () => {
@@ -171,7 +223,7 @@ describe('service flow aggregation', () => {
     assert.equal(a.counters.flowsEvicted, 3);
     // A DESTROY of an evicted flow still counts, from its own message.
     a.handle(flow({ kind: CtMessageKind.Destroy, dst: '10.96.2.2', id: 10 }), 1);
-    const c = a.rows({}).find((r) => r.type === 'counter')!;
+    const c = rows(a).find((r) => r.type === 'counter')!;
     assert.equal(val(c.fields, 'flows_started'), 5);
     assert.equal(val(c.fields, 'flows_ended'), 1);
     assert.equal(val(c.fields, 'flows_unreplied'), 1);
@@ -191,7 +243,7 @@ describe('service flow aggregation', () => {
     assert.equal(a.expire(t0 + 11 * min), 1);
     assert.equal(a.counters.servicesExpired, 1);
     assert.deepEqual(
-      a.rows({}).filter((r) => r.type === 'counter').map((r) => r.tags.address),
+      rows(a).filter((r) => r.type === 'counter').map((r) => r.tags.address),
       ['10.96.1.1'],
     );
     // Room again: a new service is taken; the expired one starts from zero when it comes back.
@@ -199,7 +251,7 @@ describe('service flow aggregation', () => {
     a.handle(flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.2', id: 2 }), t0 + 12 * min);
     assert.equal(a.serviceCount, 2);
     assert.equal(a.counters.servicesDropped, 2, '10.96.1.2 came back while the table was full again');
-    const started = Object.fromEntries(a.rows({}).filter((r) => r.type === 'counter').map((r) => [r.tags.address, val(r.fields, 'flows_started')]));
+    const started = Object.fromEntries(rows(a).filter((r) => r.type === 'counter').map((r) => [r.tags.address, val(r.fields, 'flows_started')]));
     assert.deepEqual(started, { '10.96.1.1': 1, '10.96.1.3': 1 });
   });
 
@@ -211,11 +263,11 @@ describe('service flow aggregation', () => {
     assert.equal(a.expire(t0 + 20 * min), 1);
     a.handle(flow({ kind: CtMessageKind.Update, dst: '10.96.1.1', id: 7, tcpState: 2, status: C.IPS_SEEN_REPLY, event: t0 + 20 * min }), t0 + 20 * min);
     a.handle(flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.1', id: 7, status: C.IPS_SEEN_REPLY }), t0 + 21 * min);
-    const c = a.rows({}).find((r) => r.type === 'counter')!;
+    const c = rows(a).find((r) => r.type === 'counter')!;
     assert.equal(a.serviceCount, 1);
     assert.equal(val(c.fields, 'flows_started'), 0);
     assert.equal(val(c.fields, 'flows_ended'), 1);
-    const latency = a.rows({}).find((r) => r.fields.connect_latency_seconds_count !== undefined)!;
+    const latency = rows(a).find((r) => r.fields.connect_latency_seconds_count !== undefined)!;
     assert.equal(val(latency.fields, 'connect_latency_seconds_count'), 1, 'the latency lands on the live service');
   });
 
@@ -225,7 +277,7 @@ describe('service flow aggregation', () => {
     assert.equal(isDnat(flow({ dst: '10.96.1.1' })), false);
     a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.1', id: 1 }), 1);
     a.handle(flow({ kind: CtMessageKind.New, dst: '10.96.1.1', replySrc: '10.1.1.1', id: 2 }), 1);
-    assert.equal(val(a.rows({}).find((r) => r.type === 'counter')!.fields, 'flows_started'), 1);
-    assert.equal(val(a.rows({}).find((r) => r.type === 'counter')!.fields, 'flows_started'), 0);
+    assert.equal(val(rows(a).find((r) => r.type === 'counter')!.fields, 'flows_started'), 1);
+    assert.equal(val(rows(a).find((r) => r.type === 'counter')!.fields, 'flows_started'), 0);
   });
 });

@@ -287,9 +287,7 @@ export class ConntrackInput implements Input {
     const flows = this.flows!;
     const time = acc.time || nowNs();
     flows.expire(Date.now() * 1e6);
-    for (const row of flows.rows(this.baseTags)) {
-      acc.addMetric(Metric.from(row.measurement, row.tags, row.fields, time, row.type));
-    }
+    for (const m of flows.metrics(this.baseTags, time)) acc.addMetric(m);
     const sub = this.subscription;
     const c = flows.counters;
     acc.addFields(

@@ -27,8 +27,8 @@ import {
   protocolName,
 } from '../../../core/conntrack/constants';
 import { CtMessageKind, ipv4String, ipv6String, type CtFlow } from '../../../core/conntrack/types';
-import { uint, type FieldInit, type Tags } from '../../../core/metric';
-import { Histogram, histogramRows } from './histogram';
+import { FieldSchema, FieldType, Metric, TagSet, type Tags } from '../../../core/metric';
+import { Histogram } from './histogram';
 import { SubnetList } from './subnet';
 
 export const SERVICE_MEASUREMENT = 'conntrack_service';
@@ -49,6 +49,64 @@ export interface FlowOptions {
    * table would fill up to max_services and then refuse every new one.
    */
   expireNs: number;
+  /** Per-bound tag sets kept at most (BOUND_TAG_SET_BUDGET when unset). */
+  boundTagSetBudget?: number;
+}
+
+/** Histogram field names, in the order ServiceStats.histograms lists them. */
+const HISTOGRAMS = ['duration_seconds', 'connect_latency_seconds', 'fin_latency_seconds', 'bytes_orig', 'bytes_reply', 'packets_orig', 'packets_reply'];
+const COUNTER_FIELDS = new FieldSchema(['flows_started', 'flows_ended', 'flows_unreplied'], [FieldType.Uint, FieldType.Uint, FieldType.Uint]);
+const BUCKET_FIELDS = HISTOGRAMS.map((h) => new FieldSchema([`${h}_bucket`], [FieldType.Int]));
+const SUMMARY_FIELDS = HISTOGRAMS.map((h) => new FieldSchema([`${h}_sum`, `${h}_count`], [FieldType.Float, FieldType.Int]));
+
+/**
+ * Frozen tag sets per (service, bound) kept at most, across all services:
+ * each costs about half a kilobyte with the agent's copy and its encoding,
+ * and a service has some 60 distinct bounds. Beyond the budget a service's
+ * bucket metrics get fresh, unshared tag sets each gather (slower, nothing kept).
+ */
+export const BOUND_TAG_SET_BUDGET = 65_536;
+
+/** How many per-bound tag sets the aggregator keeps (shared by its services). */
+interface BoundSetCount {
+  kept: number;
+  budget: number;
+}
+
+/** A service's tags as frozen sets: its own, and one per bucket bound (`le`), which its histograms share. */
+class ServiceTagSets {
+  readonly base: TagSet;
+  private readonly bounds = new Map<string, TagSet>();
+
+  constructor(
+    readonly baseTags: Tags,
+    s: ServiceStats,
+    private readonly count: BoundSetCount,
+  ) {
+    const t = new TagSet();
+    for (const k in baseTags) t.set(k, baseTags[k]);
+    t.set('address', s.address);
+    t.set('port', String(s.port));
+    t.set('protocol', s.protocol);
+    this.base = t.freeze();
+  }
+
+  withBound(le: string): TagSet {
+    const kept = this.bounds.get(le);
+    if (kept !== undefined) return kept;
+    const t = this.base.clone();
+    t.set('le', le);
+    if (this.count.kept >= this.count.budget) return t;
+    this.count.kept++;
+    this.bounds.set(le, t.freeze());
+    return t;
+  }
+
+  /** Gives the kept sets back to the budget (the service is forgotten, or its base tags changed). */
+  release(): void {
+    this.count.kept -= this.bounds.size;
+    this.bounds.clear();
+  }
 }
 
 export class ServiceStats {
@@ -87,9 +145,31 @@ export class ServiceStats {
   /** Set when the aggregator forgot this service (expiry). */
   expired = false;
 
+  /** In HISTOGRAMS order. */
+  get histograms(): Histogram[] {
+    return [this.duration, this.connectLatency, this.finLatency, this.bytesOrig, this.bytesReply, this.packetsOrig, this.packetsReply];
+  }
+
   reset(): void {
     this.flowsStarted = this.flowsEnded = this.flowsUnreplied = 0;
-    for (const h of [this.duration, this.connectLatency, this.finLatency, this.bytesOrig, this.bytesReply, this.packetsOrig, this.packetsReply]) h.reset();
+    for (const h of this.histograms) h.reset();
+  }
+
+  private tags: ServiceTagSets | undefined;
+
+  /** The service's frozen tag sets for these base tags (the input's, the same object every gather). */
+  tagSets(baseTags: Tags, count: BoundSetCount): ServiceTagSets {
+    if (this.tags === undefined || this.tags.baseTags !== baseTags) {
+      this.tags?.release();
+      this.tags = new ServiceTagSets(baseTags, this, count);
+    }
+    return this.tags;
+  }
+
+  /** Gives its kept tag sets back (the aggregator forgets the service). */
+  releaseTags(): void {
+    this.tags?.release();
+    this.tags = undefined;
   }
 }
 
@@ -114,13 +194,6 @@ export interface FlowCounters {
   servicesExpired: number;
 }
 
-export interface MetricRow {
-  measurement: string;
-  tags: Tags;
-  fields: Record<string, FieldInit>;
-  type: 'counter' | 'histogram';
-}
-
 const NS = 1e9;
 
 export class FlowAggregator {
@@ -131,9 +204,11 @@ export class FlowAggregator {
   private readonly v6 = new Map<string, ServiceStats>();
   private readonly all: ServiceStats[] = [];
   private readonly inflight = new Map<number, InFlight>();
+  private readonly boundSets: BoundSetCount;
   readonly counters: FlowCounters = { eventsNew: 0, eventsUpdate: 0, eventsDestroy: 0, eventsIgnored: 0, flowsEvicted: 0, servicesDropped: 0, servicesExpired: 0 };
 
   constructor(private readonly opts: FlowOptions) {
+    this.boundSets = { kept: 0, budget: opts.boundTagSetBudget ?? BOUND_TAG_SET_BUDGET };
     this.include = new SubnetList(opts.serviceSubnets);
     this.exclude = new SubnetList(opts.excludeSubnets);
   }
@@ -144,6 +219,11 @@ export class FlowAggregator {
 
   get serviceCount(): number {
     return this.all.length;
+  }
+
+  /** Per-bound tag sets kept (at most BOUND_TAG_SET_BUDGET). */
+  get boundTagSetsKept(): number {
+    return this.boundSets.kept;
   }
 
   /** True when the flow's original destination makes it a service flow. */
@@ -284,6 +364,7 @@ export class FlowAggregator {
         continue;
       }
       s.expired = true;
+      s.releaseTags();
       this.forget(s);
     }
     const expired = this.all.length - kept;
@@ -304,28 +385,29 @@ export class FlowAggregator {
     if (byPort.size === 0) this.v4.delete(s.address4);
   }
 
-  /** Metric rows for every known service; resets them afterwards when configured. */
-  rows(baseTags: Tags): MetricRow[] {
-    const out: MetricRow[] = [];
+  /**
+   * The metrics of every known service, then resets them when configured:
+   * per service one counter metric, and per histogram one metric per bucket
+   * (cumulative, `le` tag) plus one with `_sum` and `_count`, as Telegraf's
+   * histogram aggregator emits them. Built on shared schemas and on frozen tag
+   * sets kept per service (and per bound), since a service yields over a
+   * hundred metrics per gather.
+   */
+  metrics(baseTags: Tags, time: bigint): Metric[] {
+    const out: Metric[] = [];
     for (const s of this.all) {
-      const tags: Tags = { ...baseTags, address: s.address, port: String(s.port), protocol: s.protocol };
-      out.push({
-        measurement: SERVICE_MEASUREMENT,
-        tags,
-        type: 'counter',
-        fields: { flows_started: uint(s.flowsStarted), flows_ended: uint(s.flowsEnded), flows_unreplied: uint(s.flowsUnreplied) },
-      });
-      const hist: Array<[string, Histogram]> = [
-        ['duration_seconds', s.duration],
-        ['connect_latency_seconds', s.connectLatency],
-        ['fin_latency_seconds', s.finLatency],
-        ['bytes_orig', s.bytesOrig],
-        ['bytes_reply', s.bytesReply],
-        ['packets_orig', s.packetsOrig],
-        ['packets_reply', s.packetsReply],
-      ];
-      for (const [name, h] of hist) {
-        for (const r of histogramRows(name, h, tags)) out.push({ measurement: SERVICE_MEASUREMENT, tags: r.tags, fields: r.fields, type: 'histogram' });
+      const tags = s.tagSets(baseTags, this.boundSets);
+      out.push(new Metric(SERVICE_MEASUREMENT, time, 'counter', tags.base, COUNTER_FIELDS, [s.flowsStarted, s.flowsEnded, s.flowsUnreplied]));
+      const histograms = s.histograms;
+      for (let k = 0; k < histograms.length; k++) {
+        const h = histograms[k];
+        const buckets = BUCKET_FIELDS[k];
+        let cumulative = 0;
+        for (let i = 0; i < h.counts.length; i++) {
+          cumulative += h.counts[i];
+          out.push(new Metric(SERVICE_MEASUREMENT, time, 'histogram', tags.withBound(h.labels[i]), buckets, [cumulative]));
+        }
+        out.push(new Metric(SERVICE_MEASUREMENT, time, 'histogram', tags.base, SUMMARY_FIELDS[k], [h.sum, h.count]));
       }
       if (this.opts.reset) s.reset();
     }

@@ -14,6 +14,8 @@ export class Histogram {
   readonly bounds: Float64Array;
   /** Count per bucket (not cumulative); index bounds.length is +Inf. */
   readonly counts: Float64Array;
+  /** The `le` tag of each bucket: Go's shortest decimal text of its bound, `+Inf` last. */
+  readonly labels: readonly string[];
   sum = 0;
   count = 0;
 
@@ -21,6 +23,7 @@ export class Histogram {
     const sorted = [...new Set(bounds.filter((b) => Number.isFinite(b)))].sort((a, b) => a - b);
     this.bounds = Float64Array.from(sorted);
     this.counts = new Float64Array(sorted.length + 1);
+    this.labels = [...sorted.map(formatFloat), '+Inf'];
   }
 
   observe(v: number): void {
@@ -57,7 +60,7 @@ export function histogramRows(field: string, h: Histogram, tags: Tags): Histogra
   let cum = 0;
   for (let i = 0; i < h.bounds.length; i++) {
     cum += h.counts[i];
-    out.push({ tags: { ...tags, le: formatFloat(h.bounds[i]) }, fields: { [`${field}_bucket`]: int(cum) } });
+    out.push({ tags: { ...tags, le: h.labels[i] }, fields: { [`${field}_bucket`]: int(cum) } });
   }
   cum += h.counts[h.bounds.length];
   out.push({ tags: { ...tags, le: '+Inf' }, fields: { [`${field}_bucket`]: int(cum) } });
