@@ -49,16 +49,6 @@ export function float(v: number): TypedValue {
 }
 
 /**
- * A metric's tags: keys sorted by code unit (as Go's sort.Strings), each
- * value beside its key.
- *
- * A frozen set never changes again, so one can be shared by every metric of a
- * series, gather after gather, and whatever is derived from it (the agent's
- * added tags and tag filters, the serialized bytes) can be computed once per
- * set instead of once per metric. Changing the tags of a metric whose set is
- * frozen gives that metric its own copy first.
- */
-/**
  * One array per distinct list of tag keys among frozen sets: an input's
  * series mostly share a handful of layouts, and 100,000 series would
  * otherwise hold 100,000 copies of the same few keys.
@@ -74,6 +64,16 @@ function sharedKeyList(keys: string[]): string[] {
   return keys;
 }
 
+/**
+ * A metric's tags: keys sorted by code unit (as Go's sort.Strings), each
+ * value beside its key.
+ *
+ * A frozen set never changes again, so one can be shared by every metric of a
+ * series, gather after gather, and whatever is derived from it (the agent's
+ * added tags and tag filters, the serialized bytes) can be computed once per
+ * set instead of once per metric. Changing the tags of a metric whose set is
+ * frozen gives that metric its own copy first.
+ */
 export class TagSet {
   private isFrozen = false;
   /**
@@ -98,11 +98,11 @@ export class TagSet {
   }
 
   /** Sorted keys; `values[i]` belongs to `keys[i]`. Frozen sets of the same keys share one array. */
-  get keys(): string[] {
+  get keys(): readonly string[] {
     return this.keyList;
   }
 
-  get values(): string[] {
+  get values(): readonly string[] {
     return this.valueList;
   }
 
@@ -122,7 +122,7 @@ export class TagSet {
 
   /** An unfrozen copy. */
   clone(): TagSet {
-    return new TagSet(this.keys.slice(), this.values.slice());
+    return new TagSet(this.keyList.slice(), this.valueList.slice());
   }
 
   get size(): number {
@@ -143,7 +143,7 @@ export class TagSet {
   /** Sets (or replaces) a tag in key order. Only on unfrozen sets. */
   set(key: string, value: string): void {
     this.assertMutable();
-    const keys = this.keys;
+    const keys = this.keyList;
     let lo = 0;
     let hi = keys.length;
     while (lo < hi) {
@@ -152,11 +152,11 @@ export class TagSet {
       else hi = mid;
     }
     if (lo < keys.length && keys[lo] === key) {
-      this.values[lo] = value;
+      this.valueList[lo] = value;
       return;
     }
     keys.splice(lo, 0, key);
-    this.values.splice(lo, 0, value);
+    this.valueList.splice(lo, 0, value);
   }
 
   /** Adds a tag only when absent (Telegraf's precedence for plugin and global tags). Only on unfrozen sets. */
@@ -169,16 +169,16 @@ export class TagSet {
     this.assertMutable();
     const i = this.indexOf(key);
     if (i >= 0) {
-      this.keys.splice(i, 1);
-      this.values.splice(i, 1);
+      this.keyList.splice(i, 1);
+      this.valueList.splice(i, 1);
     }
   }
 
   /** Keeps the tags whose key passes `keep`. Only on unfrozen sets. */
   retain(keep: (key: string) => boolean): void {
     this.assertMutable();
-    const keys = this.keys;
-    const values = this.values;
+    const keys = this.keyList;
+    const values = this.valueList;
     let w = 0;
     for (let r = 0; r < keys.length; r++) {
       if (!keep(keys[r])) continue;
