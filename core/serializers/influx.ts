@@ -5,8 +5,10 @@
  * without exponent, NaN/Inf fields dropped, metrics without fields skipped,
  * `influx_sort_fields`, `influx_max_line_bytes`, `influx_omit_timestamp`.
  *
- * The hot path builds one string per metric by concatenation (V8 ropes) and
- * skips escaping work with a single character-class test per element.
+ * The hot path writes bytes straight into the Buffer an output sends: constant
+ * elements and frozen tag sets are copied from cached encodings, integers are
+ * written four digits at a time, and other text is checked four characters at
+ * a time before it is escaped (see docs/design/agent.md).
  */
 import { FieldType, type Field, type FieldSchema, type FieldValue, type Metric, type TagSet } from '../metric';
 
@@ -268,12 +270,14 @@ const OVERSHOOT = 32;
 function encodeText(text: string): EncodedText {
   const bytes = Buffer.from(text, 'utf8');
   const words = new Float64Array(Math.max(4, Math.ceil(bytes.length / 8)));
-  const raw = new Uint8Array(words.buffer);
-  raw.set(bytes);
-  const check = new DataView(new ArrayBuffer(words.length * 8));
-  for (let j = 0; j < words.length; j++) check.setFloat64(8 * j, words[j], true);
-  const exact = Buffer.from(check.buffer).equals(Buffer.from(raw.buffer));
-  return { words, length: bytes.length, exact, bytes };
+  new Uint8Array(words.buffer).set(bytes);
+  return { words, length: bytes.length, exact: noNaN(words, 0, words.length), bytes };
+}
+
+/** True when none of words[from, to) reads as NaN: every other float64 survives a load and a store bit for bit. */
+function noNaN(words: Float64Array, from: number, to: number): boolean {
+  for (let j = from; j < to; j++) if (words[j] !== words[j]) return false;
+  return true;
 }
 
 /** Copies an encoded element; may store up to OVERSHOOT bytes beyond it, which the caller has reserved. */
@@ -480,16 +484,7 @@ export class LineProtocolSerializer {
    * inline here. The caller keeps 1 KiB free.
    */
   private writeField(pos: number, key: EncodedText, type: FieldType, v: FieldValue): number {
-    const view = this.view;
-    let p: number;
-    if (key.length <= 32 && key.exact) {
-      const w = key.words;
-      view.setFloat64(pos, w[0], true);
-      view.setFloat64(pos + 8, w[1], true);
-      view.setFloat64(pos + 16, w[2], true);
-      view.setFloat64(pos + 24, w[3], true);
-      p = pos + key.length;
-    } else p = this.writeEncoded(pos, key);
+    let p = this.writeEncoded(pos, key);
     if (typeof v === 'number' && (type === FieldType.Int || type === FieldType.Uint) && v >= 0 && v < 9007199254740992) {
       p = writeUnsigned(this.view, p, Math.trunc(v));
       this.buf[p] = type === FieldType.Int || !this.uintSupport ? 105 : 117;
@@ -743,6 +738,8 @@ export class LineProtocolSerializer {
 }
 
 const NEWLINE = encodeText('\n');
+/** No tags left to write one by one (a frozen set's bytes were copied whole). */
+const NONE: readonly string[] = [];
 
 /**
  * How a serializer writes the fields of one schema. Integer fields whose
@@ -772,7 +769,6 @@ function planSchema(schema: FieldSchema, uintSupport: boolean): SchemaPlan {
   }
   return plan;
 }
-const NONE: readonly string[] = [];
 
 /**
  * The encoded tags (`,key=value…`) of frozen TagSets, as 8-byte words one set
@@ -797,13 +793,10 @@ class TagArena {
     this.bytes.set(encoded, 8 * this.top);
     tags.lpGeneration = this.generation;
     tags.lpLength = encoded.length;
-    // A word that reads as NaN might not survive a float64 load and store. Valid UTF-8 and
-    // zero padding never form one (see EncodedText); such a set is written tag by tag.
-    for (let j = this.top; j < this.top + n; j++) {
-      if (this.words[j] !== this.words[j]) {
-        tags.lpOffset = -2;
-        return;
-      }
+    // Valid UTF-8 and zero padding never read as NaN (see EncodedText); such a set would be written tag by tag.
+    if (!noNaN(this.words, this.top, this.top + n)) {
+      tags.lpOffset = -2;
+      return;
     }
     tags.lpOffset = this.top;
     this.top += n;
