@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 import { Metric, nowNs, roundTime, type FieldInit, type Tags, type ValueType } from '../metric';
 import type { Accumulator, Input } from '../plugin';
 import { selfStats, type Stat } from '../selfstat';
-import { TagTransform } from './tag_transform';
+import { filterTagTransform, type TagTransform } from './tag_transform';
 
 export interface RunningInputConfig {
   name: string;
@@ -50,16 +50,8 @@ export class RunningInput {
     readonly log: Logger,
     globalTags: Tags,
   ) {
-    const f = (this.filter = new MetricFilter(config.filter));
-    const added = [...Object.entries(config.tags), ...Object.entries(globalTags)];
-    if (f.selectsTags || f.modifiesTags || added.length > 0) {
-      this.tagTransform = new TagTransform((t) => {
-        if (!f.selectTags(t)) return false;
-        for (const [k, v] of added) t.setIfAbsent(k, v);
-        f.modifyTags(t);
-        return true;
-      });
-    }
+    this.filter = new MetricFilter(config.filter);
+    this.tagTransform = filterTagTransform(this.filter, [...Object.entries(config.tags), ...Object.entries(globalTags)]);
     const tags: Record<string, string> = { input: config.name };
     if (config.alias) tags.alias = config.alias;
     this.stats = {

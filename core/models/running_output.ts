@@ -12,7 +12,7 @@ import type { Metric } from '../metric';
 import { PartialWriteError, type Output } from '../plugin';
 import { selfStats, type Stat } from '../selfstat';
 import { MetricBuffer } from './buffer';
-import { TagTransform } from './tag_transform';
+import { filterTagTransform, type TagTransform } from './tag_transform';
 
 export interface RunningOutputConfig {
   name: string;
@@ -60,14 +60,8 @@ export class RunningOutput {
     readonly output: Output,
     readonly log: Logger,
   ) {
-    const f = (this.filter = new MetricFilter(config.filter));
-    if (f.selectsTags || f.modifiesTags) {
-      this.tagTransform = new TagTransform((t) => {
-        if (!f.selectTags(t)) return false;
-        f.modifyTags(t);
-        return true;
-      });
-    }
+    this.filter = new MetricFilter(config.filter);
+    this.tagTransform = filterTagTransform(this.filter);
     this.buffer = new MetricBuffer(config.metricBufferLimit);
     const tags: Record<string, string> = { output: config.name };
     if (config.alias) tags.alias = config.alias;

@@ -5,6 +5,7 @@
  * that set costs one WeakMap lookup and keeps a frozen (cacheable) set; an
  * unfrozen set is changed in place.
  */
+import type { MetricFilter } from '../filter/filter';
 import type { Metric, TagSet } from '../metric';
 
 export class TagTransform {
@@ -28,4 +29,19 @@ export class TagTransform {
     m.tagSet = out;
     return true;
   }
+}
+
+/**
+ * The tag steps of a plugin's filter, with `added` tags (plugin, then global)
+ * set where absent between selection and trimming, in Telegraf's order:
+ * undefined when there is nothing to do.
+ */
+export function filterTagTransform(f: MetricFilter, added: readonly (readonly [string, string])[] = []): TagTransform | undefined {
+  if (!f.selectsTags && !f.modifiesTags && added.length === 0) return undefined;
+  return new TagTransform((t) => {
+    if (!f.selectTags(t)) return false;
+    for (const [k, v] of added) t.setIfAbsent(k, v);
+    f.modifyTags(t);
+    return true;
+  });
 }
