@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as C from '../../../core/conntrack/constants';
 import { CtFlow, CtMessageKind } from '../../../core/conntrack/types';
-import { Histogram, histogramRows, DEFAULT_BUCKETS } from './histogram';
+import { Histogram, DEFAULT_BUCKETS } from './histogram';
 import { FlowAggregator, isDnat } from './flows';
 import { SubnetList, parseSubnet, contains6 } from './subnet';
 import { TableAggregator } from './table';
@@ -50,24 +50,37 @@ function rows(a: FlowAggregator, baseTags: Record<string, string> = {}): { measu
   }));
 }
 
+const flowOpts = {
+  serviceSubnets: ['10.96.0.0/16'],
+  excludeSubnets: ['10.96.0.0/24'],
+  onlyDnat: false,
+  buckets: { duration: [1, 10], connectLatency: [0.001, 0.01], finLatency: [0.1, 1], bytes: [100, 1000], packets: [10] },
+  maxFlows: 2,
+  maxServices: 10,
+  reset: false,
+  expireNs: 0,
+};
+
 describe('histogram', () => {
   test('le semantics, cumulative buckets, +Inf, sum and count', () => {
     const h = new Histogram([10, 1, 5, 5]);
     assert.deepEqual([...h.bounds], [1, 5, 10]);
-    for (const v of [0.5, 1, 3, 5, 7, 100]) h.observe(v);
-    const rows = histogramRows('x', h, { a: 'b' });
-    assert.deepEqual(rows.map((r) => r.tags.le), ['1', '5', '10', '+Inf', undefined]);
-    assert.deepEqual(rows.slice(0, 4).map((r) => val(r.fields, 'x_bucket')), [2, 4, 5, 6]);
-    assert.equal(val(rows[4].fields, 'x_sum'), 116.5);
-    assert.equal(val(rows[4].fields, 'x_count'), 6);
+    // Through the aggregator's metrics: flow durations 0.5, 1, 3, 5, 7 and 100 s.
+    const a = new FlowAggregator({ ...flowOpts, buckets: { ...flowOpts.buckets, duration: [10, 1, 5, 5] } });
+    [0.5, 1, 3, 5, 7, 100].forEach((seconds, id) => a.handle(flow({ kind: CtMessageKind.Destroy, dst: '10.96.1.1', id, start: 1e18, stop: 1e18 + seconds * 1e9 }), 1));
+    const all = rows(a, { a: 'b' }).filter((r) => Object.keys(r.fields).some((k) => k.startsWith('duration_seconds')));
+    assert.deepEqual(all.map((r) => r.tags.le), ['1', '5', '10', '+Inf', undefined]);
+    assert.deepEqual(all.slice(0, 4).map((r) => val(r.fields, 'duration_seconds_bucket')), [2, 4, 5, 6]);
+    assert.equal(val(all[4].fields, 'duration_seconds_sum'), 116.5);
+    assert.equal(val(all[4].fields, 'duration_seconds_count'), 6);
   });
 
   test('le tags use Go decimal text without exponent', () => {
     const h = new Histogram(DEFAULT_BUCKETS.connectLatency);
-    const les = histogramRows('l', h, {}).map((r) => r.tags.le);
+    const les = h.labels;
     assert.ok(les.includes('0.00001'));
     assert.ok(les.includes('0.00075'));
-    assert.equal(les[les.length - 2], '+Inf');
+    assert.equal(les[les.length - 1], '+Inf');
   });
 });
 
@@ -128,16 +141,7 @@ describe('table aggregation', () => {
 });
 
 describe('service flow aggregation', () => {
-  const opts = {
-    serviceSubnets: ['10.96.0.0/16'],
-    excludeSubnets: ['10.96.0.0/24'],
-    onlyDnat: false,
-    buckets: { duration: [1, 10], connectLatency: [0.001, 0.01], finLatency: [0.1, 1], bytes: [100, 1000], packets: [10] },
-    maxFlows: 2,
-    maxServices: 10,
-    reset: false,
-    expireNs: 0,
-  };
+  const opts = flowOpts;
 
   test('NEW → UPDATE(reply) → UPDATE(FIN) → DESTROY', () => {
     const a = new FlowAggregator(opts);

@@ -122,6 +122,8 @@ export class ServiceStats {
   readonly bytesReply: Histogram;
   readonly packetsOrig: Histogram;
   readonly packetsReply: Histogram;
+  /** The seven above, in HISTOGRAMS order. */
+  readonly histograms: readonly Histogram[];
 
   constructor(
     readonly address: string,
@@ -140,15 +142,12 @@ export class ServiceStats {
     this.bytesReply = new Histogram(b.bytes);
     this.packetsOrig = new Histogram(b.packets);
     this.packetsReply = new Histogram(b.packets);
+    this.histograms = [this.duration, this.connectLatency, this.finLatency, this.bytesOrig, this.bytesReply, this.packetsOrig, this.packetsReply];
   }
 
   /** Set when the aggregator forgot this service (expiry). */
   expired = false;
 
-  /** In HISTOGRAMS order. */
-  get histograms(): Histogram[] {
-    return [this.duration, this.connectLatency, this.finLatency, this.bytesOrig, this.bytesReply, this.packetsOrig, this.packetsReply];
-  }
 
   reset(): void {
     this.flowsStarted = this.flowsEnded = this.flowsUnreplied = 0;

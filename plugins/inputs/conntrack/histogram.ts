@@ -1,13 +1,12 @@
 /**
- * Fixed-bucket histograms emitted the way Telegraf's histogram aggregator
- * does (cumulative): one metric per bucket with an `le` tag holding the upper
+ * Fixed-bucket histograms, which FlowAggregator.metrics emits the way
+ * Telegraf's histogram aggregator does (cumulative): one metric per bucket with an `le` tag holding the upper
  * bound (Go's shortest decimal text, `+Inf` last) and a `<field>_bucket`
  * int field; plus, as an addition, one metric without `le` holding
  * `<field>_sum` (float) and `<field>_count` (int). All are typed `histogram`
  * so that a Prometheus output can render them as histograms.
  */
 import { formatFloat } from '../../../core/serializers/influx';
-import { float, int, type FieldInit, type Tags } from '../../../core/metric';
 
 export class Histogram {
   /** Sorted, de-duplicated upper bounds. */
@@ -47,25 +46,6 @@ export class Histogram {
     this.sum = 0;
     this.count = 0;
   }
-}
-
-export interface HistogramRow {
-  tags: Tags;
-  fields: Record<string, FieldInit>;
-}
-
-/** Rows for one histogram field: every bucket (cumulative, `le` tag), then `_sum`/`_count`. */
-export function histogramRows(field: string, h: Histogram, tags: Tags): HistogramRow[] {
-  const out: HistogramRow[] = [];
-  let cum = 0;
-  for (let i = 0; i < h.bounds.length; i++) {
-    cum += h.counts[i];
-    out.push({ tags: { ...tags, le: h.labels[i] }, fields: { [`${field}_bucket`]: int(cum) } });
-  }
-  cum += h.counts[h.bounds.length];
-  out.push({ tags: { ...tags, le: '+Inf' }, fields: { [`${field}_bucket`]: int(cum) } });
-  out.push({ tags, fields: { [`${field}_sum`]: float(h.sum), [`${field}_count`]: int(h.count) } });
-  return out;
 }
 
 /** Default buckets, as npinaeva/conntrack-metrics uses them. */
