@@ -1,73 +1,70 @@
 /**
- * The real-kernel test lab: boots Debian's user-mode Linux (`linux.uml`, a
- * Linux 6.1 kernel running as an ordinary process, with IPVS, conntrack and
- * `dummy` as modules) on the host's root filesystem (hostfs), runs a scenario
- * as the guest's init, and hands results back through files in a per-run host
- * directory that the guest mounts at the same path.
+ * The real-kernel test lab: boots a Linux guest with IPVS, conntrack and
+ * `dummy` as modules on the host's root filesystem, runs a scenario as the
+ * guest's init, and hands results back through files in a per-run host
+ * directory that the guest mounts at the same path. The guest is QEMU with
+ * Debian's stock kernel or user-mode Linux (backend.ts says which and why).
  *
- * Why files: the guest console (our stdout) mixes kernel messages with the
- * script's output, and the guest's /tmp is a private tmpfs, so each step's
+ * Why files: the guest console mixes kernel messages with the script's
+ * output, and the guest's /tmp is a private tmpfs, so each step's
  * stdout/stderr/exit code goes to `<runDir>/<step>.{out,err,rc}` instead.
  *
  * See test/lab/README.md for the scenario API and the guest environment.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../../core/assets';
+import type { LabAvailability, LabBackend } from './backend';
+import { findProgram } from './host';
+import { QemuBackend } from './qemu';
+import { UmlBackend } from './uml';
 
 /** Repository root (the checkout the guest runs the compiled project from). */
 export { repoRoot };
+export type { LabAvailability };
 
-export const UML_BINARY = process.env.LAB_UML || '/usr/bin/linux.uml';
-export const UML_MODULES = '/usr/lib/uml/modules';
+let chosen: { backend?: LabBackend; reason: string } | undefined;
 
-export interface LabAvailability {
-  ok: boolean;
-  /** Why the lab cannot run here (empty when ok). */
-  reason: string;
+/**
+ * The backend `LAB_BACKEND` (qemu, uml, auto; default auto) names. auto takes
+ * QEMU when it can run here, else UML when it can boot here; never a backend
+ * that cannot boot on this host.
+ */
+export function labBackend(): { backend?: LabBackend; reason: string } {
+  chosen ??= selectBackend(process.env.LAB_BACKEND || 'auto', new QemuBackend(), new UmlBackend());
+  return chosen;
+}
+
+/** The choice itself, for a given `LAB_BACKEND` value and candidates. */
+export function selectBackend(want: string, qemu: LabBackend, uml: LabBackend): { backend?: LabBackend; reason: string } {
+  if (want === 'qemu' || want === 'uml') {
+    const b = want === 'qemu' ? qemu : uml;
+    const a = b.availability();
+    return a.ok ? { backend: b, reason: '' } : { reason: `LAB_BACKEND=${want}: ${a.reason}` };
+  }
+  if (want !== 'auto') return { reason: `LAB_BACKEND=${want}: use qemu, uml or auto` };
+  const q = qemu.availability();
+  if (q.ok) return { backend: qemu, reason: '' };
+  const u = uml.availability();
+  if (u.ok) return { backend: uml, reason: '' };
+  return { reason: `no lab backend can run here: qemu: ${q.reason}; uml: ${u.reason}` };
 }
 
 /**
- * Checks that a guest can boot here: Linux, root (hostfs exposes the host's
- * files with the guest's root rights, and the guest writes its results as the
- * host user, so tests need root), the UML kernel and its modules, `timeout`,
+ * Checks that a guest can boot here: Linux, root (the guest sees the host's
+ * files with root rights and writes its results as root), a backend, `timeout`,
  * and any extra host programs the scenario uses inside the guest.
  */
 export function isLabAvailable(tools: string[] = []): LabAvailability {
   const no = (reason: string): LabAvailability => ({ ok: false, reason });
-  if (process.platform !== 'linux') return no(`the UML lab needs Linux (this is ${process.platform})`);
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return no('the UML lab needs root (hostfs root filesystem, module loading in the guest)');
-  if (!isExecutable(UML_BINARY)) return no(`${UML_BINARY} not found: apt-get install user-mode-linux`);
-  let kernels: string[] = [];
-  try {
-    kernels = fs.readdirSync(UML_MODULES);
-  } catch {
-    /* reported below */
-  }
-  if (kernels.length === 0) return no(`${UML_MODULES}/<version> not found: the user-mode-linux package is incomplete`);
+  if (process.platform !== 'linux') return no(`the lab needs Linux (this is ${process.platform})`);
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return no('the lab needs root (the guest runs on the host\'s root filesystem and loads modules)');
+  const b = labBackend();
+  if (!b.backend) return no(b.reason);
   if (!findProgram('timeout')) return no('timeout (coreutils) not found');
   for (const t of tools) if (!findProgram(t)) return no(`${t} not found on the host (the guest runs the host's programs)`);
   return { ok: true, reason: '' };
-}
-
-function isExecutable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function findProgram(name: string): string | undefined {
-  if (name.includes('/')) return isExecutable(name) ? name : undefined;
-  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-    const p = path.join(dir, name);
-    if (isExecutable(p)) return p;
-  }
-  return undefined;
 }
 
 /**
@@ -77,9 +74,17 @@ function findProgram(name: string): string | undefined {
 export function labOrSkip(t: { skip(msg?: string): void }, tools: string[] = []): boolean {
   const a = isLabAvailable(tools);
   if (a.ok) return true;
-  if (process.env.CI === 'true') throw new Error(`UML lab unavailable in CI: ${a.reason}`);
-  t.skip(`UML lab unavailable: ${a.reason}`);
+  if (process.env.CI === 'true') throw new Error(`lab unavailable in CI: ${a.reason}`);
+  t.skip(`lab unavailable: ${a.reason}`);
   return false;
+}
+
+/**
+ * A test-level timeout (ms) for a scenario that takes `umlMs` on user-mode
+ * Linux: scaled for a backend that emulates the guest's CPU.
+ */
+export function labTestTimeout(umlMs: number): number {
+  return Math.ceil(umlMs * (labBackend().backend?.timeScale ?? 1));
 }
 
 export interface GuestStep {
@@ -93,7 +98,7 @@ export interface GuestStep {
   args?: string[];
   /** Start in the background and go on; its pid goes to `<name>.pid`. Output files fill while it runs. */
   background?: boolean;
-  /** Kill the step after this many seconds (guest `timeout`); default: none. */
+  /** Kill the step after this many seconds (guest `timeout`, scaled like the run limit); default: none. */
   timeoutSec?: number;
 }
 
@@ -101,9 +106,12 @@ export interface GuestOptions {
   /** Shell run first (after modules and loopback are up). If it fails, the steps are skipped. */
   setup?: string;
   steps?: GuestStep[];
-  /** Guest memory, UML syntax (`512M`, `1G`, `2G`). Default 1G. */
+  /** Guest memory (`512M`, `1G`, `2G`). Default 1G. */
   mem?: string;
-  /** Whole-run limit on the host (boot + setup + steps + halt). Default 120 s. */
+  /**
+   * Whole-run limit on the host (boot + setup + steps + power-off) as it
+   * would be on user-mode Linux; scaled by the backend's `timeScale`. Default 120 s.
+   */
   timeoutSec?: number;
   /** Modules to load at boot. Default: ip_vs ip_vs_rr ip_vs_wrr dummy nf_conntrack_netlink. */
   modules?: string[];
@@ -111,6 +119,8 @@ export interface GuestOptions {
   env?: Record<string, string>;
   /** Keep the run directory (also when `LAB_KEEP=1`); its path is in the result. */
   keep?: boolean;
+  /** Boot this backend instead of the one `LAB_BACKEND` chooses (the harness's own tests). */
+  backend?: LabBackend;
 }
 
 export interface StepResult {
@@ -125,8 +135,10 @@ export interface StepResult {
 export interface GuestResult {
   /** True when the guest ran to the end of the scenario (setup ok, all steps started, halted). */
   completed: boolean;
-  /** Why not completed, when not. */
+  /** Why not completed, when not: one line (the console and init log hold the details). */
   failure: string;
+  /** Which backend ran it, e.g. `qemu tcg, Debian kernel 6.1.0-57-amd64`. */
+  backend: string;
   /** Host run directory, shared with the guest at the same path (deleted unless `keep`). */
   dir: string;
   /** Guest console (kernel messages, init's own output), truncated to 1 MiB. */
@@ -151,8 +163,9 @@ export function shQuote(s: string): string {
 
 /** Boots a guest, runs the scenario, returns each step's output. Rejects only on host-side errors. */
 export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
-  const avail = isLabAvailable();
-  if (!avail.ok) throw new Error(`UML lab unavailable: ${avail.reason}`);
+  const backend = opts.backend ?? labBackend().backend;
+  const avail = opts.backend ? opts.backend.availability() : isLabAvailable();
+  if (!avail.ok || !backend) throw new Error(`lab unavailable: ${avail.reason}`);
   const steps = opts.steps ?? [];
   const seen = new Set<string>(['setup', 'init', 'console']);
   for (const s of steps) {
@@ -160,14 +173,15 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
     if ((s.sh === undefined) === (s.node === undefined)) throw new Error(`step ${s.name}: give exactly one of sh or node`);
     seen.add(s.name);
   }
+  await backend.prepare((line) => process.stderr.write(`${line}\n`));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lvsagent-lab-'));
   const keep = opts.keep || process.env.LAB_KEEP === '1';
   const started = Date.now();
   try {
     const initPath = path.join(dir, '.init.sh');
-    fs.writeFileSync(initPath, guestInitScript(dir, opts, steps), { mode: 0o755 });
-    const timeoutSec = opts.timeoutSec ?? 120;
-    const { console: consoleText, exitCode } = await bootUml(initPath, dir, opts.mem ?? '1G', timeoutSec);
+    fs.writeFileSync(initPath, guestInitScript(dir, opts, steps, backend), { mode: 0o755 });
+    const timeoutSec = Math.ceil((opts.timeoutSec ?? 120) * backend.timeScale);
+    const { console: consoleText, exitCode } = await backend.boot({ initPath, dir, mem: opts.mem ?? '1G', timeoutSec });
     const read = (f: string): string => {
       try {
         return fs.readFileSync(path.join(dir, f), 'utf8');
@@ -183,6 +197,7 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
     const result: GuestResult = {
       completed: false,
       failure: '',
+      backend: backend.describe(),
       dir,
       console: consoleText,
       setup: stepResult('setup'),
@@ -198,85 +213,61 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
       if (fs.statSync(p).isFile()) result.files[f] = read(f);
     }
     const done = read('.done').trim();
+    const initramfs = /^lab-initramfs: (.*)$/m.exec(consoleText)?.[1];
     if (done === 'ok') result.completed = true;
-    else if (done === 'setup-failed') result.failure = `guest setup failed (exit ${result.setup.code}): ${result.setup.stderr.trim().slice(-2000)}`;
-    else if (exitCode === 124 || exitCode === 137) result.failure = `guest timed out after ${timeoutSec} s`;
-    else if (!fs.existsSync(path.join(dir, '.booted'))) result.failure = `guest did not boot (linux.uml exit ${exitCode}); console tail:\n${consoleText.slice(-2000)}`;
-    else result.failure = `guest stopped before the end of the scenario (linux.uml exit ${exitCode}); init log tail:\n${result.initLog.slice(-2000)}`;
+    else if (done === 'setup-failed') result.failure = `guest setup failed (exit ${result.setup.code}): ${lastLines(result.setup.stderr, 1)}`;
+    else if (exitCode === 124 || exitCode === 137) result.failure = `guest timed out after ${timeoutSec} s (${backend.describe()})`;
+    else if (initramfs) result.failure = `guest did not boot: ${initramfs}`;
+    else if (/ptrace set fp regs failed/.test(consoleText)) result.failure = 'user-mode Linux cannot run on this CPU (AMX): use LAB_BACKEND=qemu';
+    else if (!fs.existsSync(path.join(dir, '.booted'))) result.failure = `guest did not boot (${backend.name} exit ${exitCode}): ${lastLines(consoleText, 1)}`;
+    else result.failure = `guest stopped before the end of the scenario (${backend.name} exit ${exitCode}): ${lastLines(result.initLog, 1)}`;
     return result;
   } finally {
     if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Throws with the guest's diagnostics unless the scenario ran to the end. */
-export function assertCompleted(r: GuestResult): void {
-  if (!r.completed) throw new Error(`UML guest: ${r.failure}`);
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
 }
 
-function bootUml(initPath: string, dir: string, mem: string, timeoutSec: number): Promise<{ console: string; exitCode: number | null }> {
-  const args = [
-    '--kill-after=5',
-    String(timeoutSec),
-    UML_BINARY,
-    `mem=${mem}`,
-    'root=/dev/root',
-    'rootfstype=hostfs',
-    'rootflags=/',
-    'rw',
-    `init=${initPath}`,
-    'con=null',
-    'con0=fd:0,fd:1',
-    // UML keeps its pid/mconsole files under ~/.uml by default; keep them in the run directory.
-    `uml_dir=${path.join(dir, '.uml')}`,
-    // Quiet kernel: the console is for diagnostics only.
-    'quiet',
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('timeout', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', TMPDIR: os.tmpdir() } });
-    const LIMIT = 1 << 20;
-    let text = '';
-    const take = (b: Buffer): void => {
-      if (text.length < LIMIT) text += b.toString('utf8');
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ console: text.slice(0, LIMIT), exitCode: code }));
-  });
+/** Throws with the guest's diagnostics unless the scenario ran to the end. */
+export function assertCompleted(r: GuestResult): void {
+  if (r.completed) return;
+  const details = r.failure.startsWith('guest setup failed') ? r.setup.stderr.slice(-2000) : `init log tail:\n${r.initLog.slice(-2000)}\nconsole tail:\n${r.console.slice(-2000)}`;
+  throw new Error(`lab guest (${r.backend}): ${r.failure}\n${details}`);
 }
 
 /**
- * The guest's PID 1. Host paths are visible at the same paths (hostfs); the
- * guest gets private tmpfs on /tmp and /run (so `ip netns add` does not touch
- * the host's /run), the run directory re-mounted from the host over its tmpfs
- * shadow, and a modprobe wrapper that finds the UML modules without creating
- * /lib/modules on the host (also used by the kernel for auto-loading).
+ * The guest's PID 1. Host paths are visible at the same paths; the guest gets
+ * private tmpfs on /tmp and /run (so `ip netns add` does not touch the host's
+ * /run), the run directory (and a checkout or node under /tmp) re-mounted from
+ * the host over its tmpfs shadow, and a modprobe wrapper that finds the guest
+ * kernel's modules without creating /lib/modules on the host (also used by
+ * the kernel for auto-loading).
  */
-export function guestInitScript(dir: string, opts: GuestOptions, steps: GuestStep[]): string {
+export function guestInitScript(dir: string, opts: GuestOptions, steps: GuestStep[], backend: LabBackend): string {
   const q = shQuote;
   const modules = opts.modules ?? DEFAULT_MODULES;
+  const scale = backend.timeScale;
+  const exposed = [...new Set([repoRoot, path.dirname(process.execPath), dir])].filter((p) => /^\/(tmp|run)(\/|$)/.test(p) || p === dir);
   const lines: string[] = [
     '#!/bin/sh',
-    '# Generated by test/lab/lab.ts: the UML guest init (PID 1).',
+    `# Generated by test/lab/lab.ts: the guest init (PID 1), ${backend.name} backend.`,
     'mount -t proc proc /proc',
     'mount -t sysfs sysfs /sys',
+    ...backend.guestPreamble(),
     'mount -t tmpfs tmpfs /tmp',
     'mount -t tmpfs tmpfs /run',
-    // A checkout (CI's clone, say) or node installed under /tmp or /run would be hidden by those tmpfs.
-    ...[repoRoot, path.dirname(process.execPath)]
-      .filter((p) => /^\/(tmp|run)(\/|$)/.test(p))
-      .flatMap((p) => [`mkdir -p ${q(p)}`, `mount -t hostfs -o ${q(p)} none ${q(p)}`]),
-    `mkdir -p ${q(dir)}`,
-    `mount -t hostfs -o ${q(dir)} none ${q(dir)}`,
+    ...exposed.flatMap((p) => [`mkdir -p ${q(p)}`, backend.bindHost(q(p), q(p))]),
     `LAB_DIR=${q(dir)}`,
     `exec > "$LAB_DIR/.init.log" 2>&1`,
     'echo booted > "$LAB_DIR/.booted"',
     'set -x',
     'export PATH=/tmp/.lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8',
-    `export LAB_DIR LAB_REPO=${q(repoRoot)} NODE=${q(process.execPath)}`,
+    `export LAB_DIR LAB_REPO=${q(repoRoot)} NODE=${q(process.execPath)} LAB_BACKEND=${backend.name} LAB_CPUS=${backend.cpus} LAB_TIME_SCALE=${scale}`,
     'mkdir -p /run/netns /tmp/.lab/bin /tmp/.lab/modroot/lib/modules/"$(uname -r)"',
-    `mount --bind ${UML_MODULES}/"$(uname -r)" /tmp/.lab/modroot/lib/modules/"$(uname -r)"`,
+    backend.bindHost(backend.modulesSource(), '/tmp/.lab/modroot/lib/modules/"$(uname -r)"'),
     `printf '#!/bin/sh\\nexec /sbin/modprobe -d /tmp/.lab/modroot "$@"\\n' > /tmp/.lab/bin/modprobe`,
     'chmod +x /tmp/.lab/bin/modprobe',
     'echo /tmp/.lab/bin/modprobe > /proc/sys/kernel/modprobe',
@@ -288,15 +279,16 @@ export function guestInitScript(dir: string, opts: GuestOptions, steps: GuestSte
     lines.push(`export ${k}=${q(v)}`);
   }
   lines.push("cat > /tmp/.lab/helpers.sh <<'LAB_HELPERS_EOF'", ...GUEST_HELPERS, 'LAB_HELPERS_EOF', '. /tmp/.lab/helpers.sh');
+  lines.push(`lab_poweroff() { sync; ${backend.powerOff}; }`);
   lines.push(`cd "$LAB_REPO"`, 'set +x', '');
   lines.push('# ---- setup ----');
   lines.push(`( ${opts.setup ?? ':'}\n) > "$LAB_DIR/setup.out" 2> "$LAB_DIR/setup.err" < /dev/null`);
   lines.push('echo $? > "$LAB_DIR/setup.rc"');
-  lines.push('if [ "$(cat "$LAB_DIR/setup.rc")" != 0 ]; then echo setup-failed > "$LAB_DIR/.done"; sync; halt -f; fi');
+  lines.push('if [ "$(cat "$LAB_DIR/setup.rc")" != 0 ]; then echo setup-failed > "$LAB_DIR/.done"; lab_poweroff; fi');
   for (const s of steps) {
     lines.push('', `# ---- step ${s.name} ----`);
     const body = s.sh !== undefined ? s.sh : `"$NODE" ${q(path.isAbsolute(s.node!) ? s.node! : path.join(repoRoot, s.node!))} ${(s.args ?? []).map(q).join(' ')}`;
-    const prefix = s.timeoutSec ? `timeout ${Math.ceil(s.timeoutSec)} sh -c ${q(`. /tmp/.lab/helpers.sh\n${body}`)}` : `( ${body}\n)`;
+    const prefix = s.timeoutSec ? `timeout ${Math.ceil(s.timeoutSec * scale)} sh -c ${q(`. /tmp/.lab/helpers.sh\n${body}`)}` : `( ${body}\n)`;
     const redir = `> "$LAB_DIR/${s.name}.out" 2> "$LAB_DIR/${s.name}.err" < /dev/null`;
     if (s.background) {
       lines.push(`${prefix} ${redir} &`);
@@ -308,14 +300,15 @@ export function guestInitScript(dir: string, opts: GuestOptions, steps: GuestSte
       lines.push(`echo $(( ($(date +%s%N) - _t0) / 1000000 )) > "$LAB_DIR/.${s.name}.ms"`);
     }
   }
-  lines.push('', 'echo ok > "$LAB_DIR/.done"', 'sync', 'halt -f', '');
+  lines.push('', 'echo ok > "$LAB_DIR/.done"', 'lab_poweroff', '');
   return lines.join('\n');
 }
 
 /** Shell functions for setup and steps, in /tmp/.lab/helpers.sh (documented in README.md). */
 const GUEST_HELPERS = [
-  // lab_wait_for FILE TEXT [SECONDS]: waits until FILE contains TEXT (e.g. a server's "ready").
-  'lab_wait_for() { _n=$(( ${3:-20} * 10 )); while [ $_n -gt 0 ]; do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; _n=$((_n-1)); done; echo "lab_wait_for: $2 not in $1" >&2; return 1; }',
+  // lab_wait_for FILE TEXT [SECONDS]: waits until FILE contains TEXT (e.g. a server's "ready");
+  // SECONDS (default 30) is scaled like every other limit, and counted on the clock, not in polls.
+  'lab_wait_for() { _end=$(( $(date +%s) + ${3:-30} * ${LAB_TIME_SCALE:-1} )); until grep -q -- "$2" "$1" 2>/dev/null; do [ "$(date +%s)" -lt $_end ] || { echo "lab_wait_for: $2 not in $1" >&2; return 1; }; sleep 0.1; done; }',
   // lab_bg NAME CMD...: runs CMD in the background, output to $LAB_DIR/NAME.out/.err, pid in NAME.pid.
   'lab_bg() { _name=$1; shift; "$@" > "$LAB_DIR/$_name.out" 2> "$LAB_DIR/$_name.err" < /dev/null & echo $! > "$LAB_DIR/$_name.pid"; }',
   // lab_node SCRIPT ARGS...: the host's node on a repository-relative script.

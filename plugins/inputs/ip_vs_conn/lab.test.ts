@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCompleted, labOrSkip, runGuest } from '../../../test/lab/lab';
+import { assertCompleted, labOrSkip, labTestTimeout, runGuest } from '../../../test/lab/lab';
 
 const NET = 'dist/test/lab/guest/net.js';
 const SCENARIO = 'dist/plugins/inputs/ip_vs_conn/lab/reuse-scenario.js';
@@ -57,7 +57,7 @@ function pluginCounts(ms: PlainMetric[]): Map<string, number> {
 
 const sorted = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => a[0].localeCompare(b[0]));
 
-test('reuse and rescheduling seen by the plugin on a real IPVS kernel', { timeout: 240_000 }, async (t) => {
+test('reuse and rescheduling seen by the plugin on a real IPVS kernel', { timeout: labTestTimeout(240_000) }, async (t) => {
   if (!labOrSkip(t, ['ipvsadm'])) return;
   const r = await runGuest({
     timeoutSec: 180,

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCompleted, labOrSkip, runGuest, type GuestResult } from '../../../test/lab/lab';
+import { assertCompleted, labOrSkip, labTestTimeout, runGuest, type GuestResult } from '../../../test/lab/lab';
 import { IPVS_ORACLE, IPVS_SETUP, IPVS_TRAFFIC } from '../../../test/lab/scenarios/ipvs';
 import {
   ipvsadmDestKey,
@@ -145,7 +145,7 @@ const STAT_FIELDS: [string, 'conns' | 'inpkts' | 'outpkts' | 'inbytes' | 'outbyt
   ['bytes_out', 'outbytes'],
 ];
 
-test('ipvs input matches ipvsadm in a UML guest', { timeout: 600_000 }, async (t) => {
+test('ipvs input matches ipvsadm in a lab guest', { timeout: labTestTimeout(600_000) }, async (t) => {
   if (!labOrSkip(t, ['ipvsadm', 'setpriv', 'perl'])) return;
   const r = await lab();
   const oracle = r.steps.oracle.stdout;

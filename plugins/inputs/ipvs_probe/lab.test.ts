@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCompleted, labOrSkip, runGuest } from '../../../test/lab/lab';
+import { assertCompleted, labOrSkip, labTestTimeout, runGuest } from '../../../test/lab/lab';
 
 interface Row {
   tags: Record<string, string>;
@@ -30,7 +30,7 @@ function byAddress(rows: Row[]): Map<string, Row> {
   return new Map(rows.map((r) => [`${r.tags.address}:${r.tags.port}`, r]));
 }
 
-test('ipvs_probe in a UML guest: IPVS discovery, stop/restart, timeout, 500, 401, namespace', { timeout: 240_000 }, async (t) => {
+test('ipvs_probe in a lab guest: IPVS discovery, stop/restart, timeout, 500, 401, namespace', { timeout: labTestTimeout(240_000) }, async (t) => {
   if (!labOrSkip(t, ['ipvsadm'])) return;
   const r = await runGuest({
     timeoutSec: 200,
