@@ -1,5 +1,5 @@
 /**
- * Guest side of bench/ipvs.ts (runs inside the UML guest; `_` keeps it out of
+ * Guest side of bench/ipvs.ts (runs inside the lab guest; `_` keeps it out of
  * `npm run bench`'s list):
  *
  *   node dist/bench/_ipvs-guest.js load SERVICES DESTS

@@ -1,11 +1,11 @@
 /**
- * inputs.ipvs at scale, in a UML guest (mem=2G): 10,000 virtual servers × 10
+ * inputs.ipvs at scale, in a lab guest (mem=2G): 10,000 virtual servers × 10
  * real servers loaded over netlink, then gathers of the ipvs input (timed
  * inside the process: Node start-up and the family lookup excluded; metrics
  * handed to a ring of 10,000 like an output buffer with Telegraf's default
  * metric_buffer_limit) alternating with `ipvsadm -Ln --stats --exact >
  * /dev/null` over the same table, so each pair runs in the same time window
- * (the guest shares a busy host; UML system calls and page faults are slow).
+ * (the guest shares a busy host, and its CPU may be emulated).
  * Targets: ≤ 0.7 × ipvsadm's time, RSS < 200 MB.
  *
  *   node dist/bench/ipvs.js [SERVICES] [DESTS] [ROUNDS]

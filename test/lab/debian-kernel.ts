@@ -112,6 +112,13 @@ async function prepare(log: (line: string) => void): Promise<LabKernel> {
   if (ready) return ready;
 
   fs.mkdirSync(cache, { recursive: true });
+  // One process builds; the others (parallel test files) wait for its result.
+  const lock = path.join(cache, `.lock-${path.basename(dir)}`);
+  if (!takeLock(lock)) {
+    const built = await waitForBuild(dir, lock);
+    if (built) return built;
+    if (!takeLock(lock)) throw new LabSetupError(`another process holds ${lock}: remove it if no test is running`);
+  }
   const build = fs.mkdtempSync(path.join(cache, '.build-'));
   try {
     log(`lab: preparing ${want.package} ${want.version} in ${cache} (one-time download, about 70 MB)`);
@@ -146,11 +153,42 @@ async function prepare(log: (line: string) => void): Promise<LabKernel> {
         fs.renameSync(build, dir);
       }
     }
-    removeOthers(cache, path.basename(dir));
+    removeOthers(cache, [path.basename(dir), path.basename(lock)]);
     log(`lab: kernel ${release} ready`);
     return readMeta(dir) ?? kernel;
   } finally {
     fs.rmSync(build, { recursive: true, force: true });
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+const LOCK_STALE_MS = 15 * 60_000;
+
+/** Creates the lock file, or false when another live build holds it (a lock older than 15 min is stale). */
+function takeLock(lock: string, retry = true): boolean {
+  try {
+    fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new LabSetupError(`cannot write in ${path.dirname(lock)} (${(e as Error).message}): set LAB_CACHE_DIR to a writable folder`);
+  }
+  let age = 0;
+  try {
+    age = Date.now() - fs.statSync(lock).mtimeMs;
+  } catch {
+    age = Infinity; // released meanwhile
+  }
+  if (age < LOCK_STALE_MS || !retry) return false;
+  fs.rmSync(lock, { force: true });
+  return takeLock(lock, false);
+}
+
+async function waitForBuild(dir: string, lock: string): Promise<LabKernel | undefined> {
+  for (;;) {
+    const k = readMeta(dir);
+    if (k) return k;
+    if (!fs.existsSync(lock)) return readMeta(dir);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -173,9 +211,9 @@ function newestCached(cache: string): LabKernel | undefined {
 }
 
 /** Kernels of other versions or recipes (and abandoned builds older than an hour) go. */
-function removeOthers(cache: string, keep: string): void {
+function removeOthers(cache: string, keep: string[]): void {
   for (const n of fs.readdirSync(cache)) {
-    if (n === keep) continue;
+    if (keep.includes(n) || n.startsWith('.lock-')) continue;
     const p = path.join(cache, n);
     if (n.startsWith('.build-') && Date.now() - fs.statSync(p).mtimeMs < 3_600_000) continue;
     fs.rmSync(p, { recursive: true, force: true });

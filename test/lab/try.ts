@@ -1,15 +1,15 @@
 /**
- * `npm run lab`: boots a UML guest with IPVS virtual servers (TCP, UDP, SCTP,
- * fwmark, IPv6, a namespace ns1) and live traffic, runs lvsagent inside with
- * an example configuration for a few intervals, and prints its line protocol.
+ * `npm run lab`: boots a lab guest (QEMU with Debian's kernel, or user-mode
+ * Linux) with IPVS virtual servers (TCP, UDP, SCTP, fwmark, IPv6, a namespace
+ * ns1) and live traffic, runs lvsagent inside with an example configuration
+ * for a few intervals, and prints its line protocol.
  *
  *   node dist/test/lab/try.js [SECONDS]     (default 7: three 2-second intervals)
  *
- * Needs root and the user-mode-linux package (see test/lab/README.md).
+ * Needs root and qemu-system-x86 + busybox-static (or user-mode-linux on a CPU
+ * without AMX); see test/lab/README.md. Any failure is one line on stderr.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { isLabAvailable, repoRoot, runGuest } from './lab';
+import { isLabAvailable, labBackend, runGuest } from './lab';
 import { IPVS_SETUP } from './scenarios/ipvs';
 
 const CONFIG = `# lvsagent example configuration used by npm run lab
@@ -46,12 +46,16 @@ async function main(): Promise<void> {
     console.error(`npm run lab: ${avail.reason}`);
     process.exit(1);
   }
-  const cli = path.join(repoRoot, 'dist', 'core', 'cli', 'main.js');
-  const agent = fs.existsSync(cli)
-    ? `timeout -s INT ${seconds} "$NODE" dist/core/cli/main.js --config "$LAB_DIR/lvsagent.conf"`
-    : // Before the CLI existed: one direct gather of the plugin.
-      `"$NODE" -e 'const p=require("./dist/plugins/inputs/ipvs/index.js").default;const {LineProtocolSerializer}=require("./dist/core/serializers/influx.js");const s=new LineProtocolSerializer({uintSupport:true});const i=p.create({},{log:console});const acc={time:BigInt(Date.now())*1000000n,addMetric:(m)=>process.stdout.write(s.serialize(m)),addError:(e)=>console.error(String(e))};Promise.resolve(i.gather(acc)).then(()=>i.stop())'`;
-  console.error(`booting the lab guest (about 10 s), then running lvsagent for ${seconds} s ...`);
+  // The run starts once the agent has loaded its plugins (its start takes seconds in an emulated guest).
+  const agent = `
+"$NODE" dist/core/cli/main.js --config "$LAB_DIR/lvsagent.conf" > /tmp/agent.out 2> /tmp/agent.err &
+pid=$!
+lab_wait_for /tmp/agent.err "Loaded outputs" 60 || { cat /tmp/agent.err >&2; exit 1; }
+sleep ${seconds}
+kill -INT $pid; wait $pid; rc=$?
+cat /tmp/agent.out; cat /tmp/agent.err >&2
+exit $rc`;
+  console.error(`booting the lab guest (${labBackend().backend?.name}; 10-30 s), then running lvsagent for ${seconds} s ...`);
   const r = await runGuest({
     timeoutSec: 120 + seconds,
     setup: `${IPVS_SETUP}\ncat > "$LAB_DIR/lvsagent.conf" <<'EOF'\n${CONFIG}EOF\nlab_bg traffic sh -c '${TRAFFIC_LOOP.replace(/'/g, `'\\''`)}'`,
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
     ],
   });
   if (!r.completed) {
-    console.error(r.failure);
+    console.error(`npm run lab: ${r.failure} (LAB_KEEP=1 keeps the run directory with the console and init logs)`);
     process.exit(1);
   }
   console.log('# configuration\n' + CONFIG);
@@ -71,6 +75,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
+  console.error(`npm run lab: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 /**
- * Real kernel (one UML boot, test/lab): the plugin runs inside the guest with
+ * Real kernel (one lab guest boot, test/lab): the plugin runs inside the guest with
  * the host's node and dist/. With conn_reuse_mode=0 a client on a fixed
  * source port reconnects within TIME_WAIT and the plugin reports a reuse on
  * the real server the kernel sent it to again; with conn_reuse_mode=1 the

@@ -1,5 +1,5 @@
 /**
- * inputs.ipvs against a real IPVS kernel (user-mode Linux, see test/lab):
+ * inputs.ipvs against a real IPVS kernel (the lab guest, see test/lab):
  * ONE boot builds the lab table (TCP, UDP, SCTP, IPv6, fwmark, persistent
  * services; masq/route/tunnel real servers with weights and thresholds; a
  * namespace ns1 with its own table), sends traffic through it (including more

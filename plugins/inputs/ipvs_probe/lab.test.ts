@@ -1,10 +1,10 @@
 /**
- * Real kernel: one user-mode Linux boot (test/lab) with a real IPVS table.
+ * Real kernel: one lab guest boot (test/lab) with a real IPVS table.
  * Virtual server 10.10.0.1:80 has three HTTP real servers; 10.10.0.2:80 has
  * one that never answers, one answering 500 and one answering 401; a network
  * namespace `ns1` in the guest holds its own virtual server. The driver
  * (lab/driver.ts) runs the input in the guest and prints what it emitted.
- * Needs root and the user-mode-linux package: skipped otherwise, failed when
+ * Needs root and a lab backend (QEMU or user-mode Linux): skipped otherwise, failed when
  * CI=true.
  */
 import { test } from 'node:test';

@@ -1,5 +1,6 @@
 /**
- * Captures testdata/ from a real kernel: boots the UML guest (test/lab), builds
+ * Captures testdata/ from a real kernel: boots the lab guest (test/lab; the
+ * committed uml-6.1-* files came from LAB_BACKEND=uml), builds
  * IPVS services of every kind, leaves connections in many states, then saves
  * /proc/net/ip_vs_conn and, right after, `ipvsadm -Lnc` (the oracle the parser
  * test compares with). Run as root after `npx tsc -p .`:

@@ -1,5 +1,5 @@
 /**
- * Traffic shapes that leave IPVS entries in given states, run inside the UML
+ * Traffic shapes that leave IPVS entries in given states, run inside the lab
  * guest with the host's node (fixture capture and the lab test):
  *
  *   node guest-traffic.js hold HOST:PORT COUNT          COUNT open connections (ESTABLISHED); prints "ready", stays

@@ -1,6 +1,6 @@
 /**
  * Guest side of the real-kernel lab test (lab.test.ts): runs the plugin
- * inside the UML guest between real connections and prints one JSON document
+ * inside the lab guest between real connections and prints one JSON document
  * with its metrics, `ipvsadm -Lnc` taken just before and just after each
  * gather, and what the clients saw.
  *

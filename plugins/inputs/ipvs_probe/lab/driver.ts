@@ -1,5 +1,5 @@
 /**
- * Runs inside the UML guest (see ../lab.test.ts), with the host's node:
+ * Runs inside the lab guest (see ../lab.test.ts), with the host's node:
  *
  *   node driver.js serve KIND@ADDR:PORT...
  *       test servers (KIND: status:200, status:500, status:401, silent); prints "ready".
