@@ -57,6 +57,8 @@ export class Agent {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Which config section each output came from (to hand its buffer on at a reload). */
+  private readonly identities = new Map<RunningOutput, OutputIdentity>();
   /** Extra sink (execd and --test modes write metrics themselves). */
   sink?: MetricSink;
 
@@ -69,8 +71,14 @@ export class Agent {
     const hostTag = options.hostTag ?? config.agent.omitHostname !== true;
     if (hostTag && !('host' in globalTags)) globalTags.host = config.agent.hostname;
     for (const s of config.inputs) this.inputs.push(this.buildInput(s, globalTags));
-    if (options.runOutputs ?? !options.manualGather)
-      for (const s of config.outputs) this.outputs.push(this.buildOutput(s));
+    if (options.runOutputs ?? !options.manualGather) {
+      const ids = outputIdentities(config.outputs);
+      config.outputs.forEach((s, i) => {
+        const ro = this.buildOutput(s);
+        this.outputs.push(ro);
+        this.identities.set(ro, ids[i]);
+      });
+    }
   }
 
   private buildInput(s: InputSection, globalTags: Record<string, string>): RunningInput {
@@ -282,7 +290,14 @@ export class Agent {
     return results.every(Boolean);
   }
 
-  /** Stops inputs and timers, waits for running gathers, then a final flush. */
+  /**
+   * Stops inputs and timers, waits for running gathers, then (unless `flush`
+   * is false) a final flush. Each output's final flush waits for its write in
+   * flight and then writes what is left, all within its own timeout plus a
+   * second, however long an outage went on before: a stop never takes much
+   * longer than the slowest output's timeout. Resolves false when something
+   * stayed unsent (logged, with the count).
+   */
   async stop(opts: { flush?: boolean; gatherWaitMs?: number } = {}): Promise<boolean> {
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
@@ -298,7 +313,11 @@ export class Agent {
     let ok = true;
     if (opts.flush !== false && this.outputs.length) {
       agentLog.info('Hang on, flushing any cached metrics before shutdown');
-      ok = await this.flushAll();
+      const results = await Promise.all(this.outputs.map((ro) => this.finalFlush(ro)));
+      ok = results.every(Boolean);
+    } else {
+      // Nothing new is written, but a write in flight finishes first: its batch must not be handed on and sent twice.
+      await Promise.all(this.outputs.map((ro) => withDeadline(ro.idle().then(() => true), ro.writeTimeoutMs + 1000)));
     }
     for (const ro of this.outputs) {
       try {
@@ -310,30 +329,108 @@ export class Agent {
     return ok;
   }
 
-  /** Unsent metrics of every output, for handing over to a reloaded agent. */
-  takeBuffered(): Map<string, Metric[]> {
-    const out = new Map<string, Metric[]>();
-    for (const ro of this.outputs) {
-      const key = `${ro.config.name}::${ro.config.alias ?? ''}`;
-      const left = ro.buffer.batch(ro.buffer.length);
-      ro.buffer.endBatch(left, true);
-      out.set(key, [...(out.get(key) ?? []), ...left]);
-    }
-    return out;
+  private async finalFlush(ro: RunningOutput): Promise<boolean> {
+    const limitMs = ro.writeTimeoutMs + 1000;
+    const written = await withDeadline(ro.flushAfterCurrent(), limitMs);
+    if (written === undefined) ro.log.error(`final flush did not finish within ${limitMs / 1000}s; ${ro.buffer.length} metrics not sent`);
+    else if (!written) ro.log.error(`final flush failed; ${ro.buffer.length} metrics not sent`);
+    return written === true;
   }
 
-  /** Puts metrics left by a previous agent (SIGHUP reload) into the matching outputs' buffers. */
-  adoptBuffered(left: Map<string, Metric[]>): number {
+  /** Unsent metrics of every output by section identity, for a reloaded agent (call after stop). */
+  takeBuffered(): BufferedMetrics[] {
+    return this.outputs.map((ro) => {
+      const left = ro.buffer.batch(ro.buffer.length);
+      ro.buffer.endBatch(left, true);
+      return { identity: this.identities.get(ro)!, metrics: left };
+    });
+  }
+
+  /**
+   * Puts metrics left by a previous agent (SIGHUP reload) into the outputs
+   * they belong to: first the output whose section is unchanged (same plugin,
+   * alias and options), then, for sections whose options changed, the one
+   * with the same plugin and alias in the same position among its kind.
+   * Returns how many had no output any more (dropped).
+   */
+  adoptBuffered(left: BufferedMetrics[]): number {
+    const mine = this.outputs.map((ro) => this.identities.get(ro)!);
+    const taken = new Set<number>();
+    const rest: BufferedMetrics[] = [];
+    for (const b of left) {
+      const i = mine.findIndex((id, j) => !taken.has(j) && id.exact === b.identity.exact);
+      if (i < 0) rest.push(b);
+      else this.adoptInto(i, b.metrics, taken);
+    }
     let lost = 0;
-    for (const [key, metrics] of left) {
-      const ro = this.outputs.find((o) => `${o.config.name}::${o.config.alias ?? ''}` === key);
-      if (!ro) {
-        lost += metrics.length;
-        continue;
-      }
-      ro.buffer.add(metrics);
-      ro.stats.bufferSize.set(ro.buffer.length);
+    for (const b of rest) {
+      const i = mine.findIndex((id, j) => !taken.has(j) && id.loose === b.identity.loose);
+      if (i < 0) lost += b.metrics.length;
+      else this.adoptInto(i, b.metrics, taken);
     }
     return lost;
   }
+
+  private adoptInto(i: number, metrics: Metric[], taken: Set<number>): void {
+    taken.add(i);
+    const ro = this.outputs[i];
+    ro.buffer.add(metrics);
+    ro.stats.bufferSize.set(ro.buffer.length);
+  }
+}
+
+/** Metrics an output of a stopped agent still held, with the identity of its section. */
+export interface BufferedMetrics {
+  identity: OutputIdentity;
+  metrics: Metric[];
+}
+
+interface OutputIdentity {
+  /** Plugin, alias, options and ordinal among equal sections. */
+  exact: string;
+  /** Plugin, alias and ordinal among sections of that plugin and alias. */
+  loose: string;
+}
+
+/** Identities of a config's output sections, in order; repeated equal sections are told apart by position. */
+function outputIdentities(sections: OutputSection[]): OutputIdentity[] {
+  const counts = new Map<string, number>();
+  const nth = (key: string): string => {
+    const n = counts.get(key) ?? 0;
+    counts.set(key, n + 1);
+    return `${key}\0#${n}`;
+  };
+  return sections.map((s) => {
+    const base = `${s.name}\0${s.alias ?? ''}`;
+    const settings = { options: s.options, flush: s.flushIntervalNs, batch: s.metricBatchSize, limit: s.metricBufferLimit, filter: s.filter, rename: [s.nameOverride, s.namePrefix, s.nameSuffix] };
+    return { exact: nth(`${base}\0${stableJson(settings)}`), loose: nth(base) };
+  });
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return typeof v === 'bigint' ? v.toString() : JSON.stringify(v) ?? 'null';
+}
+
+/** The promise's value, or undefined when `ms` passed first. */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(undefined), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(undefined);
+      },
+    );
+  });
 }

@@ -77,6 +77,8 @@ export interface Output {
   close?(): Promise<void> | void;
   /** Output-specific statistics (e.g. `bytes_written`), reported as extra `internal_write` fields. */
   stats?(): Record<string, number>;
+  /** The longest one write can take (the output's `timeout`): bounds the final flush at shutdown. */
+  readonly timeoutMs?: number;
 }
 
 export interface FieldDoc {

@@ -1,16 +1,29 @@
 /**
- * Telegraf execd input mode (`lvsagent --execd`): every newline on stdin
- * triggers one gather of all inputs (Telegraf's `signal = "STDIN"`), an
- * optional poll interval gathers on a schedule too (`signal = "none"`);
- * triggers arriving during a gather are coalesced into one; line protocol goes
- * to stdout; stdin EOF or SIGTERM writes what is pending and exits 0.
+ * Telegraf execd input mode (`lvsagent --execd`). A gather of all inputs is
+ * triggered by each newline on stdin (Telegraf's `signal = "STDIN"`), by
+ * SIGHUP, SIGUSR1 or SIGUSR2 (its other `signal` choices), and by an optional
+ * poll interval (`signal = "none"`). Line protocol goes to stdout.
+ *
+ * Stdout is read by Telegraf at its own pace: a gather's metrics queue as
+ * objects and are written one batch at a time as stdout takes them, so a
+ * slow reader slows lvsagent down and memory stays at one gather. A trigger
+ * that arrives while a gather is still being gathered or written is coalesced
+ * into one more gather afterwards; triggers beyond that one are skipped and
+ * counted in `internal_agent` `gather_timeouts` (Telegraf counts a gather that
+ * overruns its interval there too).
+ *
+ * stdin EOF, SIGTERM or SIGINT: the running gather finishes, everything
+ * gathered is written, then the process exits 0. When stdout's reader is gone
+ * (the parent Telegraf died) it exits at once, quietly.
  */
 import { Agent } from '../agent';
 import type { LoadedConfig } from '../config/load';
 import { agentLog } from '../log';
-import type { Metric } from '../metric';
 import type { PluginRegistry } from '../registry';
+import { selfStats } from '../selfstat';
 import { LineProtocolSerializer } from '../serializers/influx';
+import { MetricLineStream, stdout } from '../stdout';
+import { onSignal } from './signals';
 
 export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, pollIntervalNs?: bigint): Promise<number> {
   // Telegraf adds its own host tag: ours only when the config explicitly asks for it.
@@ -19,29 +32,24 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
     hostTag: cfg.agent.omitHostname === false,
     defaultPrecisionNs: 1n,
   });
-  const serializer = new LineProtocolSerializer();
-  // Metrics leave in batches (big gathers in several), each written into a buffer that is
-  // handed back to the serializer once stdout has taken it. Unserializable ones are skipped.
-  const BATCH = 1000;
-  let pending: Metric[] = [];
-  const writeOut = (): void => {
-    if (pending.length === 0) return;
-    const bytes = serializer.serializeBatchToBuffer(pending);
-    pending = [];
-    if (bytes.length > 0) process.stdout.write(bytes, () => serializer.recycle(bytes));
-  };
-  agent.sink = (m) => {
-    pending.push(m);
-    if (pending.length >= BATCH) writeOut();
-  };
+  const sink = stdout();
+  sink.onClose(() => process.exit(0));
+  const out = new MetricLineStream(sink, new LineProtocolSerializer());
+  agent.sink = (m) => out.push(m);
   await agent.start();
 
+  const skippedTriggers = selfStats.register('internal_agent', 'gather_timeouts');
   let running: Promise<void> | undefined;
   let again = false;
   let closing = false;
+  let skippedInRow = 0;
   const trigger = (): void => {
     if (closing) return;
     if (running) {
+      if (again) {
+        skippedTriggers.incr();
+        if (skippedInRow++ === 0) agentLog.warn('Gather requests arrive faster than stdout is read; skipping the extra ones (counted in internal_agent gather_timeouts)');
+      }
       again = true;
       return;
     }
@@ -49,8 +57,10 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
       do {
         again = false;
         await agent.gatherAll();
-        writeOut();
+        await out.flush();
       } while (again && !closing);
+      if (skippedInRow > 0) agentLog.info(`${skippedInRow} gather requests were skipped while stdout was behind`);
+      skippedInRow = 0;
       running = undefined;
     })();
   };
@@ -66,7 +76,7 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
       if (poll) clearInterval(poll);
       if (running) await running;
       await agent.stop({ flush: false });
-      writeOut();
+      await out.flush();
       resolve(0);
     };
     process.stdin.on('data', (chunk: Buffer) => {
@@ -74,7 +84,8 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
     });
     process.stdin.on('end', () => void finish('stdin closed'));
     process.stdin.on('error', () => void finish('stdin error'));
-    process.once('SIGTERM', () => void finish('SIGTERM'));
-    process.once('SIGINT', () => void finish('SIGINT'));
+    for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) onSignal(sig, trigger);
+    onSignal('SIGTERM', () => void finish('SIGTERM'));
+    onSignal('SIGINT', () => void finish('SIGINT'));
   });
 }

@@ -9,6 +9,8 @@
  * lvsagent's command line: run the agent, `--test`, `--once`, `--execd`
  * (Telegraf execd input mode), `config`, `--help`, `--version`.
  */
+// First: SIGUSR1 must never find the process without a listener (Node would open its inspector).
+import { onSignal } from './signals';
 import * as fs from 'node:fs';
 import { Agent } from '../agent';
 import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig, type LoadedConfig } from '../config/load';
@@ -16,14 +18,15 @@ import { formatDuration, parseDuration } from '../config/duration';
 import { agentLog, configureLogging } from '../log';
 import { loadRegistry, type PluginRegistry } from '../registry';
 import { LineProtocolSerializer } from '../serializers/influx';
+import { exitAfterDrain, MetricLineStream, stdout } from '../stdout';
 import { version } from '../version';
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args';
 import { sampleConfig } from './sample';
 import { runExecd } from './execd';
 
-function fail(msg: string, code = 1): never {
+function fail(msg: string, code = 1): Promise<never> {
   process.stderr.write(`E! ${msg}\n`);
-  process.exit(code);
+  return exitAfterDrain(code);
 }
 
 export function resolveConfigSources(args: CliArgs): { files: string[]; directories: string[] } {
@@ -56,23 +59,25 @@ function setupLogging(cfg: LoadedConfig, execd: boolean): void {
   for (const w of cfg.warnings) agentLog.warn(w);
 }
 
+/** In one-shot modes the control signals have nothing to do: they are noted and ignored. */
+function ignoreControlSignals(mode: string): void {
+  for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) onSignal(sig, () => agentLog.debug(`${sig} ignored in ${mode} mode`));
+}
+
 async function runTest(cfg: LoadedConfig, registry: PluginRegistry, args: CliArgs): Promise<number> {
+  ignoreControlSignals('--test');
   // Service inputs (event listeners) only run when --test-wait gives them time to collect.
   const agent = new Agent(cfg, registry, { manualGather: true, oneShot: args.testWaitSec === 0 });
-  const serializer = new LineProtocolSerializer({ uintSupport: true, sortFields: true });
-  let out = '';
-  agent.sink = (m) => {
-    try {
-      out += serializer.serialize(m).replace(/^(?=.)/gm, '> ');
-    } catch {
-      // Metrics without serializable fields are skipped, as Telegraf does.
-    }
-  };
+  // Streamed as gathered, `> ` before each line, fields sorted and uints as `u` (Telegraf's --test).
+  const sink = stdout();
+  sink.onClose(() => process.exit(0));
+  const out = new MetricLineStream(sink, new LineProtocolSerializer({ uintSupport: true, sortFields: true, linePrefix: '> ' }));
+  agent.sink = (m) => out.push(m);
   await agent.start();
   if (args.testWaitSec > 0) await new Promise((r) => setTimeout(r, args.testWaitSec * 1000));
   const errors = await agent.gatherAll();
   await agent.stop({ flush: false });
-  process.stdout.write(out);
+  await out.flush();
   if (errors > 0) {
     agentLog.error(`input plugins recorded ${errors} errors`);
     return 1;
@@ -81,6 +86,7 @@ async function runTest(cfg: LoadedConfig, registry: PluginRegistry, args: CliArg
 }
 
 async function runOnce(cfg: LoadedConfig, registry: PluginRegistry): Promise<number> {
+  ignoreControlSignals('--once');
   const agent = new Agent(cfg, registry, { manualGather: true, oneShot: true, runOutputs: true });
   await agent.start();
   const errors = await agent.gatherAll();
@@ -101,16 +107,16 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
   agentLog.info(`Loaded inputs: ${cfg.inputs.map((i) => i.name).join(' ')}`);
   agentLog.info(`Loaded outputs: ${cfg.outputs.map((o) => o.name).join(' ')}`);
   agentLog.info(`Config: Interval:${formatDuration(cfg.agent.intervalNs)}, Quiet:${cfg.agent.quiet}, Hostname:"${cfg.agent.hostname}", Flush Interval:${formatDuration(cfg.agent.flushIntervalNs)}`);
+  // Until the agent runs, SIGTERM/SIGINT exit at once (nothing is buffered yet) and SIGHUP/SIGUSR1 wait.
   await agent.start();
   agent.run();
 
-  let busy: Promise<unknown> = Promise.resolve();
-  const serial = (fn: () => Promise<unknown>): void => {
-    busy = busy.then(fn, fn);
-  };
-  process.on('SIGUSR1', () => serial(() => agent.flushAll()));
-  process.on('SIGHUP', () =>
-    serial(async () => {
+  // Reloads run one at a time; a stop waits for a reload in progress, not for flushes.
+  let reloading: Promise<void> = Promise.resolve();
+  onSignal('SIGUSR1', () => void agent.flushAll());
+  onSignal('SIGUSR2', () => agentLog.debug('SIGUSR2 ignored'));
+  onSignal('SIGHUP', () => {
+    reloading = reloading.then(async () => {
       agentLog.info('Reloading config');
       let next: LoadedConfig;
       try {
@@ -131,20 +137,25 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
         await agent.start();
       } catch (err) {
         agentLog.error(`${(err as Error).message}`);
-        process.exit(1);
+        await exitAfterDrain(1);
       }
       agent.run();
-    }),
-  );
+    });
+  });
+  let stopping = false;
   const shutdown = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
     agentLog.info(`Received ${sig}, shutting down`);
-    serial(async () => {
+    void reloading.then(async () => {
       const ok = await agent.stop();
-      process.exit(ok ? 0 : 1);
+      // An orderly stop is a success for the service manager even when the final write failed (logged above).
+      if (!ok) agentLog.warn('Stopped with unsent metrics (see above)');
+      await exitAfterDrain(0);
     });
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  onSignal('SIGINT', () => shutdown('SIGINT'));
+  onSignal('SIGTERM', () => shutdown('SIGTERM'));
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -175,24 +186,23 @@ export async function main(argv: string[]): Promise<void> {
   try {
     cfg = loadForArgs(args, registry);
   } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
+    if (err instanceof ConfigError) return await fail(err.message);
     throw err;
   }
   setupLogging(cfg, args.execd);
   try {
-    if (args.test) process.exit(await runTest(cfg, registry, args));
-    if (args.once) process.exit(await runOnce(cfg, registry));
+    if (args.test) return await exitAfterDrain(await runTest(cfg, registry, args));
+    if (args.once) return await exitAfterDrain(await runOnce(cfg, registry));
     if (args.execd) {
       const poll = args.pollIntervalNs !== undefined ? parseDuration(args.pollIntervalNs) : undefined;
-      process.exit(await runExecd(cfg, registry, poll));
+      return await exitAfterDrain(await runExecd(cfg, registry, poll));
     }
     await runAgent(args, registry, cfg);
   } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    fail((err as Error).message);
+    await fail((err as Error).message);
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.stack ?? err.message : String(err)));
+  main(process.argv.slice(2)).catch((err: unknown) => void fail(err instanceof Error ? err.stack ?? err.message : String(err)));
 }

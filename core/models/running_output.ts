@@ -45,7 +45,8 @@ export class RunningOutput {
     | 'startupErrors',
     Stat
   >;
-  private writing: Promise<void> | undefined;
+  /** The flush in progress: at most one write is in flight per output. */
+  private flushing: Promise<boolean> | undefined;
   private readonly statTags: Record<string, string>;
   /** After a failed write, "batch ready" flushes wait for the next timer flush. */
   private lastWriteFailed = false;
@@ -113,7 +114,7 @@ export class RunningOutput {
       selfStats.register('internal_agent', 'metrics_dropped').incr(dropped);
     }
     this.stats.bufferSize.set(this.buffer.length);
-    if (this.buffer.length >= c.metricBatchSize && !this.lastWriteFailed && !this.writing) this.onBatchReady?.();
+    if (this.buffer.length >= c.metricBatchSize && !this.lastWriteFailed && !this.flushing) this.onBatchReady?.();
   }
 
   private reportOverflow(): void {
@@ -123,39 +124,77 @@ export class RunningOutput {
     }
   }
 
+  /** True while a write is in flight. */
+  get busy(): boolean {
+    return this.flushing !== undefined;
+  }
+
   /**
    * Writes every batch present now (timer flush), or one batch when
    * `onlyFullBatch`. Resolves true when everything attempted was written.
-   * Never rejects. Concurrent calls wait for the running write.
+   * Never rejects. While a flush is in progress a new one does not queue
+   * behind it (a hanging output would pile up waiters, each later spending a
+   * full timeout): the caller shares the running flush's result.
    */
-  async flush(onlyFullBatch = false): Promise<boolean> {
-    while (this.writing) await this.writing;
+  flush(onlyFullBatch = false): Promise<boolean> {
+    if (this.flushing) return this.flushing;
+    const run = this.writeBatches(onlyFullBatch).finally(() => {
+      this.flushing = undefined;
+    });
+    this.flushing = run;
+    return run;
+  }
+
+  /** Waits for a flush in progress, then flushes what is left (the final flush at shutdown). */
+  async flushAfterCurrent(): Promise<boolean> {
+    if (this.flushing) await this.flushing;
+    return this.flush();
+  }
+
+  /** Resolves when no write is in flight (before a buffer is handed to a reloaded agent). */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async writeBatches(onlyFullBatch: boolean): Promise<boolean> {
+    // startup_error_behavior = "retry": connect again on the flush schedule (Telegraf retries in Write).
+    if (!this.connected && !(await this.reconnect())) return false;
+    this.reportOverflow();
+    const size = this.config.metricBatchSize;
+    let batches = Math.ceil(this.buffer.length / size);
+    if (onlyFullBatch) batches = this.buffer.length >= size ? 1 : 0;
     let ok = true;
-    const run = (async () => {
-      this.reportOverflow();
-      const size = this.config.metricBatchSize;
-      let batches = Math.ceil(this.buffer.length / size);
-      if (onlyFullBatch) batches = this.buffer.length >= size ? 1 : 0;
-      for (let i = 0; i < batches; i++) {
-        const batch = this.buffer.batch(size);
-        if (batch.length === 0) break;
-        const written = this.writeBatch(batch);
-        // While this batch is on the wire, let the output encode the next one.
-        if (i + 1 < batches && this.output.prepare) this.output.prepare(this.buffer.peek(batch.length, size));
-        if (!(await written)) {
-          ok = false;
-          break;
-        }
+    for (let i = 0; i < batches; i++) {
+      const batch = this.buffer.batch(size);
+      if (batch.length === 0) break;
+      const written = this.writeBatch(batch);
+      // While this batch is on the wire, let the output encode the next one.
+      if (i + 1 < batches && this.output.prepare) this.output.prepare(this.buffer.peek(batch.length, size));
+      if (!(await written)) {
+        ok = false;
+        break;
       }
-      this.stats.bufferSize.set(this.buffer.length);
-    })();
-    this.writing = run;
-    try {
-      await run;
-    } finally {
-      this.writing = undefined;
     }
+    this.stats.bufferSize.set(this.buffer.length);
     return ok;
+  }
+
+  private async reconnect(): Promise<boolean> {
+    try {
+      await this.output.connect?.();
+      this.connected = true;
+      this.log.info('Connected (startup_error_behavior = "retry")');
+      return true;
+    } catch (err) {
+      this.stats.errors.incr();
+      this.log.error(`connecting: ${err instanceof Error ? err.message : String(err)}; will retry at the next flush`);
+      return false;
+    }
+  }
+
+  /** How long one write may take (the output's own timeout; 5 s when it has none). */
+  get writeTimeoutMs(): number {
+    return this.output.timeoutMs ?? 5000;
   }
 
   private publishOutputStats(): void {

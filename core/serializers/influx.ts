@@ -17,6 +17,8 @@ export interface InfluxSerializerOptions {
   sortFields?: boolean;
   maxLineBytes?: number;
   omitTimestamp?: boolean;
+  /** Text written before every line (`--test` prints `> ` as Telegraf does). */
+  linePrefix?: string;
 }
 
 /** The `influx_*` options of every output that writes line protocol, as Telegraf names them. */
@@ -339,6 +341,7 @@ export class LineProtocolSerializer {
   readonly sortFields: boolean;
   readonly maxLineBytes: number;
   readonly omitTimestamp: boolean;
+  readonly linePrefix: string;
   private buf: Buffer = Buffer.allocUnsafe(64 * 1024);
   /** The same memory as `buf`, for unaligned 32-bit stores. */
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
@@ -364,6 +367,7 @@ export class LineProtocolSerializer {
     this.sortFields = opts.sortFields ?? false;
     this.maxLineBytes = opts.maxLineBytes ?? 0;
     this.omitTimestamp = opts.omitTimestamp ?? false;
+    this.linePrefix = opts.linePrefix ?? '';
   }
 
   /** Makes room for `n` bytes after `pos` (the bytes before it are kept). */
@@ -572,9 +576,26 @@ export class LineProtocolSerializer {
   private writeMetric(m: Metric): void {
     const lineStart = this.pos;
     if (this.maxLineBytes > 0) {
-      this.pos = this.writeUtf8(lineStart, this.serializeSplit(m));
+      const lines = this.serializeSplit(m);
+      this.pos = this.writeUtf8(lineStart, this.linePrefix ? this.linePrefix + lines.replace(/\n(?=.)/g, '\n' + this.linePrefix) : lines);
       return;
     }
+    if (this.linePrefix) {
+      this.pos = this.writeUtf8(lineStart, this.linePrefix);
+      try {
+        this.writeMetricLine(m);
+      } catch (err) {
+        this.pos = lineStart;
+        throw err;
+      }
+      return;
+    }
+    this.writeMetricLine(m);
+  }
+
+  /** writeMetric without the prefix and the split path. */
+  private writeMetricLine(m: Metric): void {
+    const lineStart = this.pos;
     if (m.name === '') throw new MetricSerializeError('', 'invalid name');
     this.ensure(lineStart, HEADROOM);
     // Elements of up to SMALL bytes are written without their own capacity check: one check

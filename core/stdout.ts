@@ -1,0 +1,186 @@
+/**
+ * Stdout as lvsagent writes to it, for every path that does: `--test`,
+ * `--once`, `--execd` and `outputs.file` with "stdout".
+ *
+ * On Linux a pipe on stdout is asynchronous in Node: a write returns before
+ * the reader took the bytes, and `process.exit()` with writes queued loses
+ * them. So every write here resolves only when the kernel has the bytes,
+ * producers await it (a slow reader slows the agent instead of growing a
+ * queue), and exiting waits for `drain()`. When the reader goes away (EPIPE:
+ * `| head -1`, or Telegraf stopped) the sink closes once, its `onClose`
+ * listeners decide what that means, and later writes are dropped and counted
+ * instead of raising an unhandled 'error'.
+ */
+import type { Metric } from './metric';
+import type { LineProtocolSerializer } from './serializers/influx';
+
+export interface WritableLike {
+  write(chunk: Uint8Array, cb: (err?: Error | null) => void): boolean;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+}
+
+export class ByteSink {
+  private pending = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closedBy: Error | undefined;
+  private readonly closeListeners: ((err: Error) => void)[] = [];
+  /** Bytes dropped because the reader had gone. */
+  droppedBytes = 0;
+
+  constructor(private readonly stream: WritableLike) {
+    stream.on('error', (err) => this.close(err));
+  }
+
+  /** True once the reader went away (EPIPE, or any other write error). */
+  get closed(): boolean {
+    return this.closedBy !== undefined;
+  }
+
+  /** Called once, with the error, when the reader goes away. */
+  onClose(fn: (err: Error) => void): void {
+    if (this.closedBy) fn(this.closedBy);
+    else this.closeListeners.push(fn);
+  }
+
+  private close(err: Error): void {
+    if (this.closedBy) return;
+    this.closedBy = err;
+    for (const fn of this.closeListeners.splice(0)) fn(err);
+    this.settle();
+  }
+
+  /** Writes `bytes`; resolves true when the kernel has them, false when they were dropped (reader gone). */
+  write(bytes: Uint8Array): Promise<boolean> {
+    if (this.closedBy) {
+      this.droppedBytes += bytes.length;
+      return Promise.resolve(false);
+    }
+    this.pending++;
+    return new Promise((resolve) => {
+      try {
+        this.stream.write(bytes, (err) => {
+          this.pending--;
+          if (err) {
+            this.droppedBytes += bytes.length;
+            this.close(err);
+          }
+          this.settle();
+          resolve(!err);
+        });
+      } catch (err) {
+        this.pending--;
+        this.droppedBytes += bytes.length;
+        this.close(err as Error);
+        resolve(false);
+      }
+    });
+  }
+
+  private settle(): void {
+    if (this.pending === 0 || this.closedBy) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Waits until every write has completed (or the reader went away); false when `timeoutMs` passed first. */
+  drain(timeoutMs: number): Promise<boolean> {
+    if (this.pending === 0 || this.closedBy) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Writes in progress. */
+  get writesPending(): number {
+    return this.pending;
+  }
+}
+
+let stdoutSink: ByteSink | undefined;
+
+/** The process's one stdout sink (created on first use; it owns stdout's 'error' events). */
+export function stdout(): ByteSink {
+  stdoutSink ??= new ByteSink(process.stdout);
+  return stdoutSink;
+}
+
+/** How long exiting waits for stdout and stderr to take what was written. */
+export const EXIT_DRAIN_MS = 10_000;
+
+/**
+ * Waits (at most EXIT_DRAIN_MS) until stdout and stderr have taken everything
+ * written to them, then exits: `process.exit()` over queued pipe writes would
+ * lose them. Says so on stderr if the bound was hit.
+ */
+export async function exitAfterDrain(code: number): Promise<never> {
+  const deadline = Date.now() + EXIT_DRAIN_MS;
+  const drained = stdoutSink ? await stdoutSink.drain(EXIT_DRAIN_MS) : true;
+  if (!drained) process.stderr.write(`W! [agent] stdout did not take all output within ${EXIT_DRAIN_MS / 1000}s; the rest is lost\n`);
+  await new Promise<void>((resolve) => {
+    const stderr = process.stderr as NodeJS.WriteStream & { writableLength?: number };
+    if (!stderr.writableLength) return resolve();
+    const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    stderr.once('drain', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  process.exit(code);
+}
+
+/**
+ * Metrics streamed to a ByteSink as line protocol, at most one serialized
+ * batch in flight: metrics queue as objects (the same memory an output buffer
+ * holds) and are serialized only when the sink has taken the previous batch.
+ */
+export class MetricLineStream {
+  private readonly ready: Metric[][] = [];
+  private filling: Metric[] = [];
+  private pumping: Promise<void> | undefined;
+  /** Metrics that could not be serialized (skipped, as Telegraf does). */
+  skipped = 0;
+  /** Metrics queued and not yet written. */
+  queued = 0;
+
+  constructor(
+    private readonly sink: ByteSink,
+    private readonly serializer: LineProtocolSerializer,
+    private readonly batchSize = 1000,
+  ) {}
+
+  push(m: Metric): void {
+    this.filling.push(m);
+    this.queued++;
+    if (this.filling.length >= this.batchSize) {
+      this.ready.push(this.filling);
+      this.filling = [];
+      this.pumping ??= this.pump();
+    }
+  }
+
+  /** Writes everything queued; resolves when the sink has it (or the reader is gone). */
+  flush(): Promise<void> {
+    if (this.filling.length > 0) {
+      this.ready.push(this.filling);
+      this.filling = [];
+    }
+    this.pumping ??= this.pump();
+    return this.pumping;
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for (let batch = this.ready.shift(); batch !== undefined; batch = this.ready.shift()) {
+        this.queued -= batch.length;
+        if (this.sink.closed) continue;
+        const bytes = this.serializer.serializeBatchToBuffer(batch, () => this.skipped++);
+        if (bytes.length > 0) await this.sink.write(bytes);
+        this.serializer.recycle(bytes);
+      }
+    } finally {
+      this.pumping = undefined;
+    }
+  }
+}
