@@ -1,7 +1,8 @@
 /**
  * Interned (virtual service, real server) pairs: the unit a metric is
- * reported for. A few thousand at most, so plain arrays and one small
- * open-addressing index; rows find their group without building strings.
+ * reported for (thousands usually, 100,000 on the largest tables): typed
+ * arrays and one open-addressing index; rows find their group without
+ * building strings.
  *
  * Key words: [meta, ports, vaddr x4, daddr x4] with
  * meta = proto | af << 8 | daf << 12 | fwmarkTemplate << 16.
@@ -78,7 +79,9 @@ export class GroupTable {
     k[8] = d[2];
     k[9] = d[3];
     const g = this.add(r, fwmark === 1, snapshot);
-    this.rebuildIndex();
+    // Into the free slot the probe ended on; the index grows (and is rebuilt) past half full.
+    if (this.live * 2 > this.index.length) this.rebuildIndex();
+    else this.index[h] = g + 1;
     return g;
   }
 

@@ -22,6 +22,8 @@ interface Client {
 export class InfluxDBOutput implements Output {
   private readonly clients: Client[] = [];
   private readonly httpClients: V1HttpClient[] = [];
+  /** A write tries each URL in turn, each within `timeout`. */
+  readonly timeoutMs: number;
 
   constructor(private readonly opts: InfluxDBOptions, private readonly ctx: OutputContext) {
     const log = ctx.log;
@@ -31,6 +33,7 @@ export class InfluxDBOutput implements Output {
     const serializer = new LineProtocolSerializer(serializerOptions(opts));
     const timeoutMs = durationMs(parseDuration(opts.timeout)) || 5000;
     const userAgent = opts.user_agent || defaultUserAgent();
+    this.timeoutMs = timeoutMs * urls.length;
     for (const raw of urls) {
       let scheme: string;
       try {

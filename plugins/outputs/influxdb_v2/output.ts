@@ -12,12 +12,15 @@ import type { InfluxDBv2Options } from './options';
 
 export class InfluxDBv2Output implements Output {
   readonly clients: V2Client[] = [];
+  /** A write tries each URL in turn, each within `timeout`. */
+  readonly timeoutMs: number;
 
   constructor(opts: InfluxDBv2Options, private readonly ctx: OutputContext, now?: () => number) {
     const urls = opts.urls.length > 0 ? opts.urls : ['http://localhost:8086'];
     const serializer = new LineProtocolSerializer(serializerOptions(opts));
     const timeoutMs = durationMs(parseDuration(opts.timeout)) || 5000;
     const headers = opts.http_headers ?? {};
+    this.timeoutMs = timeoutMs * urls.length;
     const hasAuthorizationHeader = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
     for (const raw of urls) {
       const scheme = new URL(raw).protocol.replace(/:$/, '');
