@@ -12,7 +12,7 @@
  * instead of raising an unhandled 'error'.
  */
 import type { Metric } from './metric';
-import type { LineProtocolSerializer } from './serializers/influx';
+import { LineProtocolSerializer, type InfluxSerializerOptions } from './serializers/influx';
 
 export interface WritableLike {
   write(chunk: Uint8Array, cb: (err?: Error | null) => void): boolean;
@@ -131,52 +131,60 @@ export async function exitAfterDrain(code: number): Promise<never> {
 }
 
 /**
- * Metrics streamed to a ByteSink as line protocol, at most one serialized
- * batch in flight: metrics queue as objects (the same memory an output buffer
- * holds) and are serialized only when the sink has taken the previous batch.
+ * Metrics streamed to a ByteSink as line protocol. Each batch is serialized
+ * as soon as it is full, so metric objects die young (a gather's worth kept
+ * as objects would be promoted and linger in the old generation); the bytes
+ * wait, outside the JS heap, until the sink has taken the batch before them,
+ * and their memory is then reused for a later batch.
  */
 export class MetricLineStream {
-  private readonly ready: Metric[][] = [];
+  private readonly ready: Buffer[] = [];
   private filling: Metric[] = [];
   private pumping: Promise<void> | undefined;
   /** Metrics that could not be serialized (skipped, as Telegraf does). */
   skipped = 0;
-  /** Metrics queued and not yet written. */
-  queued = 0;
+  /** Bytes serialized and not yet written. */
+  queuedBytes = 0;
+
+  private readonly serializer: LineProtocolSerializer;
 
   constructor(
     private readonly sink: ByteSink,
-    private readonly serializer: LineProtocolSerializer,
+    options: InfluxSerializerOptions = {},
     private readonly batchSize = 1000,
-  ) {}
+  ) {
+    // Enough spare batch buffers for the batches in flight while a gather goes on.
+    this.serializer = new LineProtocolSerializer({ ...options, spareBuffers: 8 });
+  }
 
   push(m: Metric): void {
     this.filling.push(m);
-    this.queued++;
-    if (this.filling.length >= this.batchSize) {
-      this.ready.push(this.filling);
-      this.filling = [];
-      this.pumping ??= this.pump();
-    }
+    if (this.filling.length >= this.batchSize) this.seal();
   }
 
-  /** Writes everything queued; resolves when the sink has it (or the reader is gone). */
-  flush(): Promise<void> {
-    if (this.filling.length > 0) {
-      this.ready.push(this.filling);
-      this.filling = [];
-    }
+  private seal(): void {
+    const batch = this.filling;
+    this.filling = [];
+    if (this.sink.closed) return;
+    const bytes = this.serializer.serializeBatchToBuffer(batch, () => this.skipped++);
+    if (bytes.length === 0) return this.serializer.recycle(bytes);
+    this.ready.push(bytes);
+    this.queuedBytes += bytes.length;
     this.pumping ??= this.pump();
-    return this.pumping;
+  }
+
+  /** Writes everything pushed so far; resolves when the sink has it (or the reader is gone). */
+  flush(): Promise<void> {
+    if (this.filling.length > 0) this.seal();
+    return this.pumping ?? Promise.resolve();
   }
 
   private async pump(): Promise<void> {
     try {
-      for (let batch = this.ready.shift(); batch !== undefined; batch = this.ready.shift()) {
-        this.queued -= batch.length;
-        if (this.sink.closed) continue;
-        const bytes = this.serializer.serializeBatchToBuffer(batch, () => this.skipped++);
-        if (bytes.length > 0) await this.sink.write(bytes);
+      for (let bytes = this.ready.shift(); bytes !== undefined; bytes = this.ready.shift()) {
+        this.queuedBytes -= bytes.length;
+        await this.sink.write(bytes);
+        // Reused by a later batch: garbage Buffers would hold their memory until a collection.
         this.serializer.recycle(bytes);
       }
     } finally {

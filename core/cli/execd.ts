@@ -21,7 +21,6 @@ import type { LoadedConfig } from '../config/load';
 import { agentLog } from '../log';
 import type { PluginRegistry } from '../registry';
 import { selfStats } from '../selfstat';
-import { LineProtocolSerializer } from '../serializers/influx';
 import { MetricLineStream, stdout } from '../stdout';
 import { onSignal } from './signals';
 
@@ -34,7 +33,7 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
   });
   const sink = stdout();
   sink.onClose(() => process.exit(0));
-  const out = new MetricLineStream(sink, new LineProtocolSerializer());
+  const out = new MetricLineStream(sink);
   agent.sink = (m) => out.push(m);
   await agent.start();
 

@@ -17,7 +17,6 @@ import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig, type 
 import { formatDuration, parseDuration } from '../config/duration';
 import { agentLog, configureLogging } from '../log';
 import { loadRegistry, type PluginRegistry } from '../registry';
-import { LineProtocolSerializer } from '../serializers/influx';
 import { exitAfterDrain, MetricLineStream, stdout } from '../stdout';
 import { version } from '../version';
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args';
@@ -71,7 +70,7 @@ async function runTest(cfg: LoadedConfig, registry: PluginRegistry, args: CliArg
   // Streamed as gathered, `> ` before each line, fields sorted and uints as `u` (Telegraf's --test).
   const sink = stdout();
   sink.onClose(() => process.exit(0));
-  const out = new MetricLineStream(sink, new LineProtocolSerializer({ uintSupport: true, sortFields: true, linePrefix: '> ' }));
+  const out = new MetricLineStream(sink, { uintSupport: true, sortFields: true, linePrefix: '> ' });
   agent.sink = (m) => out.push(m);
   await agent.start();
   if (args.testWaitSec > 0) await new Promise((r) => setTimeout(r, args.testWaitSec * 1000));

@@ -19,6 +19,8 @@ export interface InfluxSerializerOptions {
   omitTimestamp?: boolean;
   /** Text written before every line (`--test` prints `> ` as Telegraf does). */
   linePrefix?: string;
+  /** Recycled batch Buffers kept for reuse (default 2: one being sent, one being prepared). */
+  spareBuffers?: number;
 }
 
 /** The `influx_*` options of every output that writes line protocol, as Telegraf names them. */
@@ -303,23 +305,35 @@ function copyEncoded(view: DataView, pos: number, e: EncodedText): number {
  * Encodings of constant elements (measurement name, `,tagkey=`, `,fieldkey=`)
  * remembered by position: consecutive metrics of a measurement have the same
  * keys in the same positions, so a hit costs one string identity compare.
+ * Metrics of two measurements in turn (a real server's ipvs_conn and
+ * ipvs_conn_reuse) miss there and find the encoding in a map instead of
+ * encoding it again.
  */
 class PositionalCache {
   private readonly texts: string[] = [];
   private readonly encoded: EncodedText[] = [];
+  private readonly known = new Map<string, EncodedText>();
 
   constructor(private readonly encode: (text: string) => string) {}
 
   get(i: number, text: string): EncodedText {
     if (this.texts[i] === text) return this.encoded[i];
-    const e = encodeText(this.encode(text));
+    let e = this.known.get(text);
+    if (e === undefined) {
+      // Keys are few; a flood of distinct ones (string tags of unfrozen sets) must not grow it without bound.
+      if (this.known.size >= MAX_KNOWN_TEXTS) this.known.clear();
+      e = encodeText(this.encode(text));
+      this.known.set(text, e);
+    }
     this.texts[i] = text;
     this.encoded[i] = e;
     return e;
   }
 }
 
-/** Recycled batch memory kept for reuse: two Buffers (one being sent, one being prepared) of up to 4 MiB. */
+const MAX_KNOWN_TEXTS = 4096;
+
+/** Recycled batch memory kept for reuse by default: two Buffers (one being sent, one being prepared) of up to 4 MiB. */
 const MAX_SPARES = 2;
 const MAX_SPARE_BYTES = 4 * 1024 * 1024;
 /** Bytes reserved before each metric so that small elements need no capacity check. */
@@ -342,6 +356,7 @@ export class LineProtocolSerializer {
   readonly maxLineBytes: number;
   readonly omitTimestamp: boolean;
   readonly linePrefix: string;
+  private readonly maxSpares: number;
   private buf: Buffer = Buffer.allocUnsafe(64 * 1024);
   /** The same memory as `buf`, for unaligned 32-bit stores. */
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
@@ -368,6 +383,7 @@ export class LineProtocolSerializer {
     this.maxLineBytes = opts.maxLineBytes ?? 0;
     this.omitTimestamp = opts.omitTimestamp ?? false;
     this.linePrefix = opts.linePrefix ?? '';
+    this.maxSpares = opts.spareBuffers ?? MAX_SPARES;
   }
 
   /** Makes room for `n` bytes after `pos` (the bytes before it are kept). */
@@ -746,7 +762,7 @@ export class LineProtocolSerializer {
     const memory = b.buffer;
     if (!this.lent.has(memory)) return;
     this.lent.delete(memory);
-    if (this.spares.length < MAX_SPARES && memory.byteLength <= MAX_SPARE_BYTES) this.spares.push(memory);
+    if (this.spares.length < this.maxSpares && memory.byteLength <= MAX_SPARE_BYTES) this.spares.push(memory);
   }
 
   /** As serializeBatchToBuffer, as a string. */

@@ -8,7 +8,7 @@ import { readAsset } from '../../../core/assets';
 import type { Accumulator, Input, InputPlugin, PluginContext } from '../../../core/plugin';
 import { ConnCollector } from './collector';
 import { VirtualServerFilter } from './filter';
-import { MEASUREMENTS, buildMetrics } from './metrics';
+import { MEASUREMENTS, emitMetrics } from './metrics';
 import { readConnTable } from './parse';
 import { openFiles, readIntAndClose } from './source';
 import schema from './schema.json';
@@ -94,7 +94,7 @@ export class IpVsConnInput implements Input {
     if (p.malformed > 0) {
       this.ctx.log.warn(`${p.malformed} malformed line(s) in ${o.path}; first (line ${p.firstBadLineNo}): ${JSON.stringify(p.firstBadLine)}`);
     }
-    for (const m of buildMetrics(c, { time: acc.time, namespace: o.namespace, connReuseMode, events: o.report_reused_connections })) acc.addMetric(m);
+    await emitMetrics(c, { time: acc.time, namespace: o.namespace, connReuseMode, events: o.report_reused_connections }, (m) => acc.addMetric(m));
   }
 }
 

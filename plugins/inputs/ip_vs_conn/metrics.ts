@@ -2,7 +2,7 @@
  * Metrics of one pass. Names and field sets are documented in README.md and
  * in `MEASUREMENTS` (Prometheus HELP).
  */
-import { Metric, TagSet } from '../../../core/metric';
+import { FieldSchema, FieldType, Metric, TagSet } from '../../../core/metric';
 import type { MeasurementDoc } from '../../../core/plugin';
 import { formatAddress } from './addr';
 import type { ConnCollector } from './collector';
@@ -50,36 +50,81 @@ function tagSetOf(t: GroupTags, namespace: string): TagSet {
   return tags;
 }
 
+/**
+ * Field schemas of ipvs_conn, one per protocol and per conn_reuse_mode
+ * presence, made once: each metric carries only an array of values.
+ */
+const connSchemas = new Map<number, FieldSchema>();
+
+function connSchema(proto: number, withMode: boolean): FieldSchema {
+  const key = proto * 2 + (withMode ? 1 : 0);
+  let schema = connSchemas.get(key);
+  if (schema === undefined) {
+    const keys = [...statesOfProtocol(proto).map((s) => STATE_FIELDS[s]), 'other', 'entries', 'templates'];
+    if (withMode) keys.push('conn_reuse_mode');
+    schema = new FieldSchema(keys, keys.map(() => FieldType.Int));
+    connSchemas.set(key, schema);
+  }
+  return schema;
+}
+
+const REUSE_SCHEMA = new FieldSchema(['reused_connections', 'rescheduled_connections'], [FieldType.Int, FieldType.Int]);
+
 export function stateName(code: number): string {
   return code < STATE_NAMES.length ? STATE_NAMES[code] : 'OTHER';
 }
 
+/** The pass's metrics as a list (tests, benchmarks). */
 export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
   const out: Metric[] = [];
+  emitGroupMetrics(c, info, (m) => out.push(m), 0, c.groups.count);
+  emitTableMetrics(c, info, (m) => out.push(m));
+  return out;
+}
+
+/** Real servers whose metrics are made between two turns of the event loop. */
+const GROUPS_PER_TURN = 2000;
+
+/**
+ * Hands the pass's metrics to `emit` as they are made, letting the event loop
+ * turn every GROUPS_PER_TURN real servers: on a table of 100,000 the agent
+ * writes earlier metrics out while later ones are made, so they die young and
+ * the bytes waiting for stdout stay few (instead of the whole gather).
+ */
+export async function emitMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) => void): Promise<void> {
+  const n = c.groups.count;
+  for (let from = 0; from < n; from += GROUPS_PER_TURN) {
+    if (from > 0) await new Promise((r) => setImmediate(r));
+    emitGroupMetrics(c, info, emit, from, Math.min(n, from + GROUPS_PER_TURN));
+  }
+  emitTableMetrics(c, info, emit);
+}
+
+function emitGroupMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) => void, from: number, to: number): void {
   const groups = c.groups;
   // Every real server seen in the last `groupGrace` passes: one that drained
   // to zero entries shows zeros (that is news), then disappears.
-  for (let g = 0; g < groups.count; g++) {
+  for (let g = from; g < to; g++) {
     if (!groups.isLive(g) || groups.included[g] === 0) continue;
     const tags = groups.tags[g];
     const tagSet = tagSetOf(tags, info.namespace);
-    const m = new Metric(M_CONN, info.time, 'gauge', tagSet);
+    const proto = groups.proto[g];
+    const states = statesOfProtocol(proto);
+    const counts = groups.counts;
     const base = g * STATE_COUNT;
     let entries = 0;
-    for (let s = 0; s < STATE_COUNT; s++) entries += groups.counts[base + s];
-    for (const s of statesOfProtocol(groups.proto[g])) m.addInt(STATE_FIELDS[s], groups.counts[base + s]);
-    m.addInt('other', groups.counts[base + S_OTHER] + otherStates(groups.counts, base, groups.proto[g]));
-    m.addInt('entries', entries);
-    m.addInt('templates', groups.templates[g]);
-    if (info.connReuseMode !== undefined) m.addInt('conn_reuse_mode', info.connReuseMode);
-    out.push(m);
-    if (tags.virtual_fwmark === undefined) {
-      const r = new Metric(M_REUSE, info.time, 'counter', tagSet);
-      r.addInt('reused_connections', groups.reused[g]);
-      r.addInt('rescheduled_connections', groups.rescheduled[g]);
-      out.push(r);
-    }
+    for (let s = 0; s < STATE_COUNT; s++) entries += counts[base + s];
+    const values: number[] = [];
+    for (let i = 0; i < states.length; i++) values.push(counts[base + states[i]]);
+    values.push(counts[base + S_OTHER] + otherStates(counts, base, proto), entries, groups.templates[g]);
+    if (info.connReuseMode !== undefined) values.push(info.connReuseMode);
+    emit(new Metric(M_CONN, info.time, 'gauge', tagSet, connSchema(proto, info.connReuseMode !== undefined), values));
+    if (tags.virtual_fwmark === undefined) emit(new Metric(M_REUSE, info.time, 'counter', tagSet, REUSE_SCHEMA, [groups.reused[g], groups.rescheduled[g]]));
   }
+}
+
+function emitTableMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) => void): void {
+  const groups = c.groups;
   if (info.events) {
     let i = 0;
     for (const e of c.events) {
@@ -98,7 +143,7 @@ export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
         m.addString('previous_address', p.address);
         m.addInt('previous_port', Number(p.port));
       }
-      out.push(m);
+      emit(m);
     }
   }
   const t = new Metric(M_TABLE, info.time, 'gauge');
@@ -115,8 +160,7 @@ export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
   t.addInt('rescheduled_connections', c.rescheduledNow);
   if (info.events) t.addInt('reuse_events_dropped', c.eventsDropped);
   if (info.connReuseMode !== undefined) t.addInt('conn_reuse_mode', info.connReuseMode);
-  out.push(t);
-  return out;
+  emit(t);
 }
 
 /** Rows whose state name belongs to another protocol (e.g. a TCP row printing an SCTP name) count as other. */
