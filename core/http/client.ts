@@ -21,8 +21,12 @@ export interface TlsClientOptions {
   tls_key?: string;
   tls_key_pwd?: string;
   tls_server_name?: string;
+  /** `TLS10` … `TLS13` (Telegraf's names). */
+  tls_min_version?: string;
   insecure_skip_verify?: boolean;
 }
+
+const TLS_VERSIONS: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 
 export interface HttpClientOptions {
   /** Base URL: http://, https:// or unix:///path/to/socket. May carry user:password. */
@@ -142,7 +146,7 @@ export class HttpClient {
   private target(path: string, query?: URLSearchParams): string {
     const basePath = this.socketPath !== undefined ? '' : trimSlash(this.base.pathname);
     const q = query && [...query.keys()].length > 0 ? '?' + query.toString() : '';
-    return basePath + path + q;
+    return (basePath + path || '/') + q;
   }
 
   request(method: string, path: string, query: URLSearchParams | undefined, body: Buffer | string | undefined, headers: Record<string, string> = {}): Promise<HttpResponse> {
@@ -261,6 +265,11 @@ export function tlsAgentOptions(t: TlsClientOptions | undefined): https.AgentOpt
   if (t.tls_key) o.key = fs.readFileSync(t.tls_key);
   if (t.tls_key_pwd) o.passphrase = t.tls_key_pwd;
   if (t.tls_server_name) o.servername = t.tls_server_name;
+  if (t.tls_min_version) {
+    const v = TLS_VERSIONS[t.tls_min_version];
+    if (!v) throw new Error(`unsupported tls_min_version "${t.tls_min_version}"`);
+    o.minVersion = v;
+  }
   if (t.insecure_skip_verify) o.rejectUnauthorized = false;
   return o;
 }
