@@ -166,9 +166,14 @@ export class HttpOutput implements Output {
     return parts;
   }
 
-  /** Encodes the next batch while the current one is on the wire. */
+  /**
+   * Encodes the next batch while the current one is on the wire. Called as
+   * write() has just begun, before its request is sent: the encoding waits
+   * for the next turn of the event loop so that it overlaps the round trip
+   * instead of delaying the request.
+   */
   prepare(metrics: readonly Metric[]): void {
-    this.prepared.prepare(metrics, () => this.encode(metrics));
+    this.prepared.prepare(metrics, () => new Promise<Part[]>((resolve, reject) => setImmediate(() => this.encode(metrics).then(resolve, reject))));
   }
 
   /** Headers of one request; the bearer token file is read each time (service-account tokens rotate). */
