@@ -16,7 +16,7 @@ export const SERVERS = 1000;
 export const T0 = 1_700_000_000_000_000_000n;
 export const INTERVAL = 10_000_000_000n;
 
-function stats(i: number, g: number): RealServer['stats'] {
+export function stats(i: number, g: number): RealServer['stats'] {
   return {
     connections: 123456789 + i + 17 * g,
     packetsIn: 9876543210 + i + 900 * g,
@@ -32,25 +32,30 @@ function stats(i: number, g: number): RealServer['stats'] {
   };
 }
 
+/** Virtual service number s (TCP 10.96.x.y:443, round robin). */
+export function virtualService(s: number): VirtualService {
+  return {
+    af: 2,
+    protocol: 6,
+    addr: Buffer.from([10, 96, (s >> 6) & 255, s & 63, ...new Array<number>(12).fill(0)]),
+    address: `10.96.${(s >> 6) & 255}.${s & 63}`,
+    port: 443,
+    fwmark: 0,
+    scheduler: 'rr',
+    flags: 2,
+    timeout: 0,
+    netmaskBits: 32,
+    netmaskRaw: 0xffffffff,
+    peName: '',
+    stats: stats(s, 0),
+  };
+}
+
 // 250 services of 4 real servers each, as a node of a mid-sized cluster has.
-const services: VirtualService[] = Array.from({ length: SERVERS / 4 }, (_, s) => ({
-  af: 2,
-  protocol: 6,
-  addr: Buffer.from([10, 96, (s >> 6) & 255, s & 63, ...new Array<number>(12).fill(0)]),
-  address: `10.96.${(s >> 6) & 255}.${s & 63}`,
-  port: 443,
-  fwmark: 0,
-  scheduler: 'rr',
-  flags: 2,
-  timeout: 0,
-  netmaskBits: 32,
-  netmaskRaw: 0xffffffff,
-  peName: '',
-  stats: stats(s, 0),
-}));
+const services: VirtualService[] = Array.from({ length: SERVERS / 4 }, (_, s) => virtualService(s));
 const serviceTagsOf = services.map(serviceTags);
 
-function realServer(i: number, g: number): RealServer {
+export function realServer(i: number, g: number): RealServer {
   return {
     af: 2,
     address: `10.244.${(i >> 8) & 255}.${i & 255}`,
@@ -71,7 +76,7 @@ function realServer(i: number, g: number): RealServer {
 }
 
 const log = new Logger('inputs.ipvs');
-const runningInput = new RunningInput(
+export const runningInput = new RunningInput(
   {
     name: 'ipvs',
     intervalNs: INTERVAL,
