@@ -251,6 +251,13 @@ export class RemoteWriteSerializer {
     return name ?? undefined;
   }
 
+  /** The Prometheus name of a plain field, or undefined (counted as skipped) when none can be made. */
+  private fieldName(m: Metric, key: string): string | undefined {
+    const name = this.promName(m.name, key);
+    if (name === undefined) this.skip(`invalid metric name for field ${JSON.stringify(key)} of ${JSON.stringify(m.name)}`);
+    return name;
+  }
+
   private nameLabel(name: string): Uint8Array {
     let b = this.nameLabels.get(name);
     if (b === undefined) {
@@ -403,11 +410,8 @@ export class RemoteWriteSerializer {
     }
     for (const f of m.fields) {
       if (f.type === FieldType.String) continue;
-      const name = this.promName(m.name, f.key);
-      if (name === undefined) {
-        this.skip(`invalid metric name for field ${JSON.stringify(f.key)} of ${JSON.stringify(m.name)}`);
-        continue;
-      }
+      const name = this.fieldName(m, f.key);
+      if (name === undefined) continue;
       pos = this.writeOne(pos, core, this.nameLabel(name), numberOf(f.value), ms, tsLen);
       samples++;
     }
@@ -448,11 +452,8 @@ export class RemoteWriteSerializer {
       const ms = this.ms(m.time);
       for (const f of m.fields) {
         if (f.type === FieldType.String) continue;
-        const name = this.promName(m.name, f.key);
-        if (name === undefined) {
-          this.skip(`invalid metric name for field ${JSON.stringify(f.key)} of ${JSON.stringify(m.name)}`);
-          continue;
-        }
+        const name = this.fieldName(m, f.key);
+        if (name === undefined) continue;
         this.addSample(generic, g.core, name, ms, numberOf(f.value));
       }
     }
