@@ -11,7 +11,6 @@
  * subtracted from its figure, which can only favour curl.
  * Target: ours ≥ 0.9 × curl.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +23,7 @@ import plugin from '../plugins/outputs/influxdb/index';
 import type { InfluxDBOptions } from '../plugins/outputs/influxdb/options';
 import { InfluxDBOutput } from '../plugins/outputs/influxdb/output';
 import { destroyInfluxDB, startInfluxDB, type InfluxDBServer } from '../test/support/influxdb';
+import { curlStartup, runCurl } from './_curl';
 
 const TOTAL = Number(process.env.BENCH_INFLUX_METRICS ?? 1_000_000);
 const BATCH = 5_000;
@@ -114,27 +114,6 @@ function prepareCurl(server: InfluxDBServer, db: string, p: Metric[], dir: strin
   const cfg = path.join(dir, `curl-${from}.cfg`);
   fs.writeFileSync(cfg, lines.join('\n') + '\n');
   return cfg;
-}
-
-/** Median time to start and finish curl doing no network work. */
-function curlStartup(dir: string): number {
-  const times: number[] = [];
-  const empty = path.join(dir, 'empty');
-  fs.writeFileSync(empty, '');
-  for (let i = 0; i < 11; i++) {
-    const t = process.hrtime.bigint();
-    spawnSync('curl', ['-s', '-o', '/dev/null', `file://${empty}`], { stdio: 'ignore' });
-    times.push(Number(process.hrtime.bigint() - t) / 1e9);
-  }
-  return times.sort((a, b) => a - b)[5];
-}
-
-function runCurl(cfg: string): number {
-  const start = process.hrtime.bigint();
-  const r = spawnSync('curl', ['--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  if (r.status !== 0) throw new Error(`curl failed (${r.status}): ${r.stderr}`);
-  return secs;
 }
 
 async function count(server: InfluxDBServer, db: string): Promise<number> {

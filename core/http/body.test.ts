@@ -24,14 +24,14 @@ test('a prepared body is used only for exactly the batch it was made from', asyn
   const s = new LineProtocolSerializer();
   const all = metrics(10);
   const prepared = new PreparedBody();
-  prepared.prepare(s, all.slice(2, 6), undefined);
+  prepared.prepareBody(s, all.slice(2, 6), undefined);
   // the same metrics in a new array (the buffer hands out a fresh batch array): reused
   const body = prepared.take(all.slice(2, 6));
   assert.ok(body);
   assert.equal((await body).toString(), s.serializeBatch(all.slice(2, 6)));
   assert.equal(prepared.take(all.slice(2, 6)), undefined, 'taken once');
-  prepared.prepare(s, all.slice(2, 6), undefined);
+  prepared.prepareBody(s, all.slice(2, 6), undefined);
   assert.equal(prepared.take(all.slice(3, 6)), undefined, 'a shrunk batch (overflow) is encoded anew');
-  prepared.prepare(s, all.slice(2, 6), undefined);
+  prepared.prepareBody(s, all.slice(2, 6), undefined);
   assert.equal(prepared.take(metrics(4, 2)), undefined, 'other metric objects');
 });

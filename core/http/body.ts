@@ -46,25 +46,32 @@ async function compress(serializer: LineProtocolSerializer, raw: Buffer, level: 
 }
 
 /**
- * A body encoded ahead of its write (Output.prepare) and the metrics it holds.
- * A buffer batch is a contiguous run of the FIFO buffer, so the same length
- * with the same first and last metric objects means the same metrics.
+ * Something encoded ahead of its write (Output.prepare) and the metrics it
+ * holds. A buffer batch is a contiguous run of the FIFO buffer, so the same
+ * length with the same first and last metric objects means the same metrics.
  */
-export class PreparedBody {
-  private entry: { first: Metric; last: Metric; length: number; body: Promise<Buffer> } | undefined;
+export class PreparedBatch<T> {
+  private entry: { first: Metric; last: Metric; length: number; value: Promise<T> } | undefined;
 
-  prepare(serializer: LineProtocolSerializer, batch: readonly Metric[], gzipLevel: number | undefined, onSkip?: (err: MetricSerializeError, m: Metric) => void): void {
+  prepare(batch: readonly Metric[], encode: () => Promise<T>): void {
     if (batch.length === 0) return;
-    const body = lineProtocolBody(serializer, batch, gzipLevel, onSkip);
-    body.catch(() => undefined); // an unused preparation must not become an unhandled rejection
-    this.entry = { first: batch[0], last: batch[batch.length - 1], length: batch.length, body };
+    const value = encode();
+    value.catch(() => undefined); // an unused preparation must not become an unhandled rejection
+    this.entry = { first: batch[0], last: batch[batch.length - 1], length: batch.length, value };
   }
 
-  /** The prepared body when it holds exactly `batch`; forgets it either way. */
-  take(batch: readonly Metric[]): Promise<Buffer> | undefined {
+  /** The prepared value when it holds exactly `batch`; forgets it either way. */
+  take(batch: readonly Metric[]): Promise<T> | undefined {
     const e = this.entry;
     this.entry = undefined;
-    if (e && e.length === batch.length && e.first === batch[0] && e.last === batch[batch.length - 1]) return e.body;
+    if (e && e.length === batch.length && e.first === batch[0] && e.last === batch[batch.length - 1]) return e.value;
     return undefined;
+  }
+}
+
+/** A line-protocol body encoded ahead of its write. */
+export class PreparedBody extends PreparedBatch<Buffer> {
+  prepareBody(serializer: LineProtocolSerializer, batch: readonly Metric[], gzipLevel: number | undefined, onSkip?: (err: MetricSerializeError, m: Metric) => void): void {
+    this.prepare(batch, () => lineProtocolBody(serializer, batch, gzipLevel, onSkip));
   }
 }

@@ -21,8 +21,12 @@ export interface TlsClientOptions {
   tls_key?: string;
   tls_key_pwd?: string;
   tls_server_name?: string;
+  /** `TLS10` … `TLS13` (Telegraf's names). */
+  tls_min_version?: string;
   insecure_skip_verify?: boolean;
 }
+
+const TLS_VERSIONS: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 
 export interface HttpClientOptions {
   /** Base URL: http://, https:// or unix:///path/to/socket. May carry user:password. */
@@ -36,6 +40,14 @@ export interface HttpClientOptions {
   proxy?: string;
   /** Local address to bind outgoing connections to (Telegraf's `local_address`). */
   localAddress?: string;
+  /** Without `proxy`, take the proxy from HTTP(S)_PROXY/NO_PROXY (default); false: connect directly. */
+  environmentProxy?: boolean;
+  /** Idle keep-alive connections are closed after this long (Go's IdleConnTimeout; 0: kept). */
+  idleTimeoutMs?: number;
+  /** Most idle keep-alive connections kept (Go's MaxIdleConnsPerHost; 0: Node's default). */
+  maxIdleSockets?: number;
+  /** Longest wait for the response once the request is sent (Go's ResponseHeaderTimeout; 0: only the overall timeout). */
+  responseTimeoutMs?: number;
 }
 
 export interface HttpResponse {
@@ -87,6 +99,7 @@ export class HttpClient {
   private readonly authHeader?: string;
   private readonly headers: Record<string, string>;
   private readonly localAddress?: string;
+  private readonly responseTimeoutMs: number;
   readonly timeoutMs: number;
 
   constructor(opts: HttpClientOptions) {
@@ -105,13 +118,18 @@ export class HttpClient {
     this.headers = { ...(opts.headers ?? {}) };
     this.timeoutMs = opts.timeoutMs;
     this.localAddress = opts.localAddress || undefined;
+    this.responseTimeoutMs = opts.responseTimeoutMs ?? 0;
     if (u.protocol === 'unix:') this.socketPath = u.pathname;
     else if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported scheme "${u.protocol.replace(/:$/, '')}"`);
     this.isHttps = u.protocol === 'https:';
     // The option wins; without it the environment decides, as Go's ProxyFromEnvironment does for Telegraf.
-    const proxy = this.socketPath !== undefined ? undefined : opts.proxy ? new URL(opts.proxy) : proxyFromEnvironment(u);
+    const proxy =
+      this.socketPath !== undefined ? undefined : opts.proxy ? new URL(opts.proxy) : opts.environmentProxy === false ? undefined : proxyFromEnvironment(u);
     if (proxy && proxy.protocol !== 'http:') throw new Error(`unsupported proxy scheme "${proxy.protocol.replace(/:$/, '')}"`);
-    const pool = { keepAlive: true, maxSockets: 8 };
+    // An agent's `timeout` closes sockets idle in its free list (a busy one only gets a 'timeout' event).
+    const pool: http.AgentOptions = { keepAlive: true, maxSockets: 8 };
+    if (opts.idleTimeoutMs) pool.timeout = opts.idleTimeoutMs;
+    if (opts.maxIdleSockets) pool.maxFreeSockets = opts.maxIdleSockets;
     if (this.isHttps) {
       const tlsOptions = { ...pool, ...tlsAgentOptions(opts.tls) };
       this.agent = proxy ? new TunnelingAgent(proxy, tlsOptions, opts.timeoutMs) : new https.Agent(tlsOptions);
@@ -128,7 +146,7 @@ export class HttpClient {
   private target(path: string, query?: URLSearchParams): string {
     const basePath = this.socketPath !== undefined ? '' : trimSlash(this.base.pathname);
     const q = query && [...query.keys()].length > 0 ? '?' + query.toString() : '';
-    return basePath + path + q;
+    return (basePath + path || '/') + q;
   }
 
   request(method: string, path: string, query: URLSearchParams | undefined, body: Buffer | string | undefined, headers: Record<string, string> = {}): Promise<HttpResponse> {
@@ -198,6 +216,18 @@ export class HttpClient {
         req.destroy(err);
         finish(err);
       }, timeoutMs);
+      if (this.responseTimeoutMs > 0) {
+        const wait = this.responseTimeoutMs;
+        req.once('finish', () => {
+          const t = setTimeout(() => {
+            const err = new HttpTimeoutError(wait);
+            req.destroy(err);
+            finish(err);
+          }, wait);
+          req.once('response', () => clearTimeout(t));
+          req.once('close', () => clearTimeout(t));
+        });
+      }
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (mayRetry && !settled && req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && Date.now() < deadline) {
           settled = true;
@@ -235,6 +265,11 @@ export function tlsAgentOptions(t: TlsClientOptions | undefined): https.AgentOpt
   if (t.tls_key) o.key = fs.readFileSync(t.tls_key);
   if (t.tls_key_pwd) o.passphrase = t.tls_key_pwd;
   if (t.tls_server_name) o.servername = t.tls_server_name;
+  if (t.tls_min_version) {
+    const v = TLS_VERSIONS[t.tls_min_version];
+    if (!v) throw new Error(`unsupported tls_min_version "${t.tls_min_version}"`);
+    o.minVersion = v;
+  }
   if (t.insecure_skip_verify) o.rejectUnauthorized = false;
   return o;
 }

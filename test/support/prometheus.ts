@@ -25,10 +25,15 @@ export interface ScrapeTarget {
   basicAuth?: { username: string; password: string };
 }
 
+export interface PrometheusOptions {
+  /** Accept remote write on /api/v1/write (`--web.enable-remote-write-receiver`). */
+  remoteWriteReceiver?: boolean;
+}
+
 export interface PrometheusServer {
   url: string;
-  /** Instant query; resolves the `data.result` array. */
-  query(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  /** Instant query (at `timeSec`, default now); resolves the `data.result` array. */
+  query(q: string, timeSec?: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
   targets(): Promise<{ health: string; lastError: string; scrapeUrl: string }[]>;
   /** Polls until every target is up (or throws with the last errors). */
   waitUp(timeoutMs?: number): Promise<void>;
@@ -36,7 +41,7 @@ export interface PrometheusServer {
   log(): string;
 }
 
-export async function startPrometheus(targets: ScrapeTarget[]): Promise<PrometheusServer> {
+export async function startPrometheus(targets: ScrapeTarget[], opts: PrometheusOptions = {}): Promise<PrometheusServer> {
   const bin = which('prometheus');
   if (!bin) throw new PrometheusUnavailable('prometheus is not installed (Debian package "prometheus")');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lvsagent-prometheus-'));
@@ -49,7 +54,7 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<Promethe
       return job;
     })
     .join('');
-  const config = `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs}`;
+  const config = `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${jobs ? `scrape_configs:\n${jobs}` : ''}`;
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), config);
   let logText = '';
   const child: ChildProcess = spawn(
@@ -60,6 +65,7 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<Promethe
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
       '--storage.tsdb.retention.time=1h',
+      ...(opts.remoteWriteReceiver ? ['--web.enable-remote-write-receiver'] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -93,7 +99,8 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<Promethe
 
   const server: PrometheusServer = {
     url,
-    query: async (q) => (await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent(q)}`)).result,
+    query: async (q, timeSec) =>
+      (await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent(q)}${timeSec === undefined ? '' : `&time=${timeSec}`}`)).result,
     targets: async () => (await api<{ activeTargets: { health: string; lastError: string; scrapeUrl: string }[] }>('/api/v1/targets')).activeTargets,
     async waitUp(timeoutMs = 15000) {
       const end = Date.now() + timeoutMs;

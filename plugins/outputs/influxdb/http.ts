@@ -106,7 +106,7 @@ export class V1HttpClient {
   prepare(metrics: readonly Metric[]): void {
     const c = this.cfg;
     if (c.databaseTag !== '' || c.retentionPolicyTag !== '') return;
-    this.prepared.prepare(c.serializer, metrics, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
+    this.prepared.prepareBody(c.serializer, metrics, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
   }
 
   private groups(metrics: readonly Metric[], indices: readonly number[]): Group[] {

@@ -6,14 +6,12 @@
  * flush; other 4xx drop the batch with a log line.
  */
 import { formatDuration } from '../../../core/config/duration';
+import { RetryBackoff } from '../../../core/http/backoff';
 import { lineProtocolBody, PreparedBody } from '../../../core/http/body';
 import type { HttpClient, HttpResponse } from '../../../core/http/client';
 import type { Logger } from '../../../core/log';
 import type { Metric } from '../../../core/metric';
 import type { LineProtocolSerializer } from '../../../core/serializers/influx';
-
-const MAX_BACKOFF_S = 60;
-const MAX_RETRY_AFTER_S = 600;
 
 export interface V2Config {
   http: HttpClient;
@@ -59,34 +57,19 @@ function describe(res: HttpResponse): string {
 export class V2Client {
   readonly url: string;
   bytesWritten = 0;
-  private retryCount = 0;
-  private retryAt = 0;
-  private readonly now: () => number;
+  private readonly backoff: RetryBackoff;
   private readonly prepared = new PreparedBody();
 
   constructor(private readonly cfg: V2Config) {
     this.url = cfg.http.displayUrl;
-    this.now = cfg.now ?? Date.now;
-  }
-
-  /** The backoff Telegraf computes: the longer of its own n²/40 s (≤60 s) and Retry-After (≤10 min). */
-  retryDelayMs(retryAfter: string | string[] | undefined): number {
-    const backoff = Math.min((this.retryCount * this.retryCount) / 40, MAX_BACKOFF_S);
-    let header = 0;
-    const v = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
-    if (v !== undefined && v !== '') {
-      header = Number(v);
-      // An unparseable value (an HTTP date, say) is taken as 10 s, as Telegraf does.
-      if (!Number.isFinite(header)) header = 10;
-      header = Math.min(Math.max(header, 0), MAX_RETRY_AFTER_S);
-    }
-    return Math.round(Math.max(backoff, header) * 1000);
+    this.backoff = new RetryBackoff(cfg.now);
   }
 
   async write(metrics: readonly Metric[], indices: readonly number[]): Promise<ClientResult> {
     const result: ClientResult = { written: [], dropped: [] };
-    if (this.retryAt > this.now()) {
-      result.error = new Error(`retry time has not elapsed (${formatDuration(BigInt(this.retryAt - this.now()) * 1_000_000n)} left)`);
+    const pending = this.backoff.pendingMessage();
+    if (pending !== undefined) {
+      result.error = new Error(pending);
       return result;
     }
     for (const [bucket, idx] of this.groups(metrics, indices)) {
@@ -104,7 +87,7 @@ export class V2Client {
   prepare(metrics: readonly Metric[]): void {
     const c = this.cfg;
     if (c.bucketTag !== '') return;
-    this.prepared.prepare(c.serializer, metrics, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
+    this.prepared.prepareBody(c.serializer, metrics, c.gzipLevel, (err) => c.log.debug(`Could not serialize metric: ${err.message}`));
   }
 
   private groups(metrics: readonly Metric[], indices: readonly number[]): Map<string, number[]> {
@@ -165,7 +148,7 @@ export class V2Client {
     if (res.bodySent) c.serializer.recycle(payload);
     const status = res.status;
     if (status >= 200 && status < 300) {
-      this.retryCount = 0;
+      this.backoff.succeeded();
       this.bytesWritten += payload.length;
       return 'written';
     }
@@ -183,9 +166,7 @@ export class V2Client {
       case 503:
       case 504: {
         // The server is overloaded: hold all writes to it until the delay is over.
-        this.retryCount++;
-        const delay = this.retryDelayMs(res.headers['retry-after']);
-        this.retryAt = this.now() + delay;
+        const delay = this.backoff.failed(res.headers['retry-after']);
         const d = formatDuration(BigInt(delay) * 1_000_000n);
         c.log.warn(`Failed to write to ${bucket}; will retry in ${d}. (${res.statusLine})`);
         throw new Error(`waiting ${d} for server (${bucket}) before sending metric again`);

@@ -10,8 +10,20 @@
 import { compileGlobs, type Matcher } from '../../../core/filter/glob';
 import type { Logger } from '../../../core/log';
 import { FieldType, type Field, type Metric, type TagSet, type ValueType } from '../../../core/metric';
+import {
+  escapeHelp,
+  escapeLabelValue,
+  formatBound,
+  formatSampleValue,
+  labelPairs,
+  metricName,
+  parseBound,
+  sampleCount,
+  sampleSum,
+  sampleValue,
+  sanitizeMetricName,
+} from '../../../core/prometheus/naming';
 import { GENERIC_HELP, type HelpIndex } from './help';
-import { escapeHelp, escapeLabelValue, formatSampleValue, metricName, parseBound, sanitizeLabelName, sanitizeMetricName } from './names';
 
 export type FamilyType = 'counter' | 'gauge' | 'untyped' | 'histogram';
 
@@ -58,43 +70,6 @@ export interface CollectionOptions {
 
 const SCALAR_TYPES: Record<ValueType, FamilyType> = { counter: 'counter', gauge: 'gauge', untyped: 'untyped', histogram: 'histogram' };
 
-/** Numeric value of a field for a scalar sample; undefined for strings. Bools are 1/0 as in Telegraf. */
-function sampleValue(f: Field): number | bigint | undefined {
-  switch (f.type) {
-    case FieldType.Float:
-      return f.value as number;
-    case FieldType.Int:
-    case FieldType.Uint:
-      return f.value as number | bigint;
-    case FieldType.Bool:
-      return f.value ? 1 : 0;
-    default:
-      return undefined;
-  }
-}
-
-/** Histogram counts must be non-negative integers (Telegraf's SampleCount). */
-function sampleCount(f: Field): number | bigint | undefined {
-  switch (f.type) {
-    case FieldType.Float: {
-      const v = f.value as number;
-      return v >= 0 ? Math.trunc(v) : undefined;
-    }
-    case FieldType.Int:
-    case FieldType.Uint: {
-      const v = f.value as number | bigint;
-      return v >= 0 ? v : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
-
-function sampleSum(f: Field): number | undefined {
-  if (f.type === FieldType.Float || f.type === FieldType.Int || f.type === FieldType.Uint) return Number(f.value);
-  return undefined;
-}
-
 export class Collection {
   private readonly families = new Map<string, Family>();
   private sortedNames: string[] | undefined;
@@ -137,42 +112,11 @@ export class Collection {
   }
 
   private renderLabels(m: Metric): string {
-    const names: string[] = [];
-    const values: string[] = [];
-    const skip = m.type === 'histogram' ? 'le' : '';
-    let sorted = true;
-    for (let i = 0; i < m.tagKeys.length; i++) {
-      const k = m.tagKeys[i];
-      if (k === skip) continue;
-      const name = sanitizeLabelName(k);
-      if (name === undefined || names.includes(name)) continue;
-      if (names.length > 0 && names[names.length - 1] > name) sorted = false;
-      names.push(name);
-      values.push(m.tagValues[i]);
-    }
-    if (this.opts.stringAsLabel) {
-      for (const f of m.fields) {
-        if (f.type !== FieldType.String) continue;
-        const name = sanitizeLabelName(f.key);
-        // A tag of the same name wins over the string field.
-        if (name === undefined || names.includes(name)) continue;
-        if (names.length > 0 && names[names.length - 1] > name) sorted = false;
-        names.push(name);
-        values.push(f.value as string);
-      }
-    }
+    const { names, values } = labelPairs(m, this.opts.stringAsLabel, false);
     if (names.length === 0) return '';
-    let order: number[] | undefined;
-    if (!sorted) {
-      order = names.map((_, i) => i);
-      order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
-    }
     // join() yields a flat string: the series Map hashes it without flattening a rope first.
     const parts = new Array<string>(names.length);
-    for (let j = 0; j < names.length; j++) {
-      const i = order ? order[j] : j;
-      parts[j] = names[i] + '="' + escapeLabelValue(values[i]) + '"';
-    }
+    for (let i = 0; i < names.length; i++) parts[i] = names[i] + '="' + escapeLabelValue(values[i]) + '"';
     return '{' + parts.join(',') + '}';
   }
 
@@ -358,7 +302,7 @@ function renderHistogram(name: string, s: Series, ts: boolean): string {
   let count = h.count;
   if (count === undefined) count = bounds.length > 0 && bounds[bounds.length - 1] === Infinity ? h.buckets.get(Infinity)! : 0;
   let out = '';
-  for (const b of bounds) out += name + '_bucket' + withLe(s.labels, formatSampleValue(b)) + ' ' + formatSampleValue(h.buckets.get(b)!) + suffix;
+  for (const b of bounds) out += name + '_bucket' + withLe(s.labels, formatBound(b)) + ' ' + formatSampleValue(h.buckets.get(b)!) + suffix;
   // A histogram must end with the +Inf bucket, which equals the count.
   if (bounds.length === 0 || bounds[bounds.length - 1] !== Infinity) out += name + '_bucket' + withLe(s.labels, '+Inf') + ' ' + formatSampleValue(count) + suffix;
   out += name + '_sum' + s.labels + ' ' + formatSampleValue(h.sum) + suffix;
