@@ -13,6 +13,7 @@ import type { PluginRegistry } from './registry';
 import { RunningInput, type MetricSink } from './models/running_input';
 import { RunningOutput } from './models/running_output';
 import { selfStats } from './selfstat';
+import { setLongTimeout, type TimerHandle } from './timers';
 
 export interface AgentOptions {
   /** Gathers happen only when asked (execd mode, --test, --once): no input timers. */
@@ -54,7 +55,7 @@ export function jitter(maxNs: bigint): number {
 export class Agent {
   readonly inputs: RunningInput[] = [];
   readonly outputs: RunningOutput[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<TimerHandle>();
   private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
   /** Which config section each output came from (to hand its buffer on at a reload). */
@@ -238,10 +239,10 @@ export class Agent {
   }
 
   private addTimer(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
+    const t = setLongTimeout(() => {
       this.timers.delete(t);
       fn();
-    }, Math.max(0, ms));
+    }, ms);
     this.timers.add(t);
   }
 
@@ -300,7 +301,7 @@ export class Agent {
    */
   async stop(opts: { flush?: boolean; gatherWaitMs?: number } = {}): Promise<boolean> {
     this.stopping = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) t.clear();
     this.timers.clear();
     await Promise.race([Promise.all([...this.inFlight]), new Promise((r) => setTimeout(r, opts.gatherWaitMs ?? 5000).unref())]);
     for (const ri of this.inputs) {

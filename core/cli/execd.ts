@@ -22,6 +22,7 @@ import { agentLog } from '../log';
 import type { PluginRegistry } from '../registry';
 import { selfStats } from '../selfstat';
 import { MetricLineStream, stdout } from '../stdout';
+import { setLongInterval, type TimerHandle } from '../timers';
 import { onSignal } from './signals';
 
 export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, pollIntervalNs?: bigint): Promise<number> {
@@ -64,15 +65,15 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
     })();
   };
 
-  let poll: NodeJS.Timeout | undefined;
-  if (pollIntervalNs !== undefined && pollIntervalNs > 0n) poll = setInterval(trigger, Number(pollIntervalNs) / 1e6);
+  let poll: TimerHandle | undefined;
+  if (pollIntervalNs !== undefined && pollIntervalNs > 0n) poll = setLongInterval(trigger, Number(pollIntervalNs) / 1e6);
 
   return await new Promise<number>((resolve) => {
     const finish = async (why: string): Promise<void> => {
       if (closing) return;
       closing = true;
       agentLog.debug(`${why}: stopping`);
-      if (poll) clearInterval(poll);
+      poll?.clear();
       if (running) await running;
       await agent.stop({ flush: false });
       await out.flush();

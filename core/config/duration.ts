@@ -17,10 +17,21 @@ const UNIT_NS: Record<string, number> = {
 
 export class DurationError extends Error {}
 
-/** Parses a duration to nanoseconds (bigint). Throws DurationError. */
+/** The longest duration there is: Go's time.Duration (2^63-1 ns, about 292 years). */
+export const MAX_DURATION_NS = 2n ** 63n - 1n;
+
+/** Parses a duration to nanoseconds (bigint). Throws DurationError, also beyond ±MAX_DURATION_NS. */
 export function parseDuration(v: unknown): bigint {
+  const ns = parseUnbounded(v);
+  if (ns > MAX_DURATION_NS || ns < -MAX_DURATION_NS) throw new DurationError(`duration ${typeof v === 'string' ? JSON.stringify(v) : String(v)} out of range (at most about 292 years)`);
+  return ns;
+}
+
+function parseUnbounded(v: unknown): bigint {
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new DurationError(`invalid duration ${v}`);
+    // Beyond the range in any unit: reported as such rather than computed.
+    if (Math.abs(v) > 1e12) return v < 0 ? -MAX_DURATION_NS - 1n : MAX_DURATION_NS + 1n;
     return BigInt(Math.round(v * 1e9));
   }
   if (typeof v === 'bigint') return v * 1_000_000_000n;

@@ -324,8 +324,6 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
                   collectionOffsetNs: optDuration(table.collection_offset),
                   tags: toStringRecord(table.tags),
                 };
-                if (s.intervalNs !== undefined && s.intervalNs <= 0n) throw new ConfigError(`option "interval" must be positive`);
-                if (s.collectionOffsetNs !== undefined && s.collectionOffsetNs < 0n) throw new ConfigError(`option "collection_offset" must not be negative`);
                 inputs.push(s);
               } else {
                 outputs.push({
@@ -375,9 +373,6 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     quiet: a.quiet as boolean,
     logfile: a.logfile as string,
   };
-  if (agent.intervalNs <= 0n) throw new ConfigError(`${agentFile.interval ?? files[0]}: [agent]: agent interval must be positive`);
-  if (agent.collectionOffsetNs < 0n) throw new ConfigError(`${agentFile.collection_offset ?? files[0]}: [agent]: collection_offset must not be negative`);
-  if (agent.flushIntervalNs <= 0n) throw new ConfigError(`${agentFile.flush_interval ?? files[0]}: [agent]: flush_interval must be positive`);
   return { files, agent, globalTags, inputs, outputs, warnings };
 }
 

@@ -3,14 +3,23 @@
  * and the options every input and output section accepts. Plugins declare
  * their own options; `sectionSchema` merges the two.
  *
- * Custom formats: `duration` (Go duration or integer seconds), `glob`.
+ * Custom keyword `duration` (Go duration or seconds, range-checked); format `glob`.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../plugin';
 import { parseDuration } from './duration';
 import { globError } from '../filter/glob';
 
-const duration = { type: ['string', 'integer', 'number'], format: 'duration' };
+/**
+ * A duration option: Go text or seconds, checked by the `duration` keyword
+ * (below) for syntax and range — negative values and values beyond Go's
+ * time.Duration are rejected, and `positive` ones must be more than zero.
+ */
+const duration = { type: ['string', 'integer', 'number'], duration: 'nonnegative' };
+const positiveDuration = { type: ['string', 'integer', 'number'], duration: 'positive' };
+/** Counts of metrics: beyond this a buffer could not be allocated. */
+const MAX_METRIC_COUNT = 2 ** 31 - 1;
+const metricCount = { type: 'integer', minimum: 1, maximum: MAX_METRIC_COUNT };
 const globList = { type: 'array', items: { type: 'string', format: 'glob' } };
 const tagTable = { type: 'object', additionalProperties: { type: 'string' } };
 const tagGlobTable = { type: 'object', additionalProperties: globList };
@@ -19,13 +28,13 @@ const logLevel = { type: 'string', enum: ['error', 'warn', 'info', 'debug', 'tra
 export const agentSchema: JsonSchema = {
   type: 'object',
   properties: {
-    interval: { ...duration, default: '10s' },
+    interval: { ...positiveDuration, default: '10s' },
     round_interval: { type: 'boolean', default: true },
-    metric_batch_size: { type: 'integer', minimum: 1, default: 1000 },
-    metric_buffer_limit: { type: 'integer', minimum: 1, default: 10000 },
+    metric_batch_size: { ...metricCount, default: 1000 },
+    metric_buffer_limit: { ...metricCount, default: 10000 },
     collection_jitter: { ...duration, default: '0s' },
     collection_offset: { ...duration, default: '0s' },
-    flush_interval: { ...duration, default: '10s' },
+    flush_interval: { ...positiveDuration, default: '10s' },
     flush_jitter: { ...duration, default: '0s' },
     precision: { ...duration, default: '0s' },
     hostname: { type: 'string', default: '' },
@@ -86,7 +95,7 @@ const commonPluginProperties = {
 
 export const inputCommonProperties: Record<string, unknown> = {
   ...commonPluginProperties,
-  interval: duration,
+  interval: positiveDuration,
   precision: duration,
   collection_jitter: duration,
   collection_offset: duration,
@@ -95,10 +104,10 @@ export const inputCommonProperties: Record<string, unknown> = {
 
 export const outputCommonProperties: Record<string, unknown> = {
   ...commonPluginProperties,
-  flush_interval: duration,
+  flush_interval: positiveDuration,
   flush_jitter: duration,
-  metric_batch_size: { type: 'integer', minimum: 1 },
-  metric_buffer_limit: { type: 'integer', minimum: 1 },
+  metric_batch_size: metricCount,
+  metric_buffer_limit: metricCount,
 };
 
 /** Keys Telegraf accepts in every input/output section that lvsagent ignores with a warning. */
@@ -107,15 +116,26 @@ export const outputTelegrafOnlyKeys = ['metricpass', 'pass', 'drop', 'buffer_str
 
 export function makeAjv(): Ajv {
   const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false, allowUnionTypes: true });
-  ajv.addFormat('duration', {
-    type: 'string',
-    validate: (s: string) => {
-      try {
-        parseDuration(s);
-        return true;
-      } catch {
-        return false;
-      }
+  // `"duration": "nonnegative" | "positive"`: usable in plugin schemas too (a duration given as a number is checked as well).
+  const checkDuration = (kind: 'nonnegative' | 'positive', data: unknown): string | undefined => {
+    let ns: bigint;
+    try {
+      ns = parseDuration(data);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    if (ns < 0n) return 'must not be negative';
+    if (kind === 'positive' && ns === 0n) return 'must be positive';
+    return undefined;
+  };
+  ajv.addKeyword({
+    keyword: 'duration',
+    schemaType: 'string',
+    errors: true,
+    validate: function validateDuration(kind: 'nonnegative' | 'positive', data: unknown): boolean {
+      const problem = checkDuration(kind, data);
+      (validateDuration as unknown as { errors: Partial<ErrorObject>[] }).errors = problem ? [{ keyword: 'duration', message: problem, params: {} }] : [];
+      return problem === undefined;
     },
   });
   ajv.addFormat('glob', { type: 'string', validate: (s: string) => globError(s) === undefined });
@@ -155,6 +175,7 @@ export function describeAjvError(e: ErrorObject, data: unknown): { key: string; 
   let value: unknown = data;
   for (const p of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
   const shown = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
+  if (e.keyword === 'duration') return { key, message: `option "${key}"${/^must /.test(e.message ?? '') ? ' ' : ': '}${e.message}` };
   if (e.keyword === 'format') {
     const what = (e.params as { format: string }).format;
     return { key, message: `option "${key}": invalid ${what} ${shown}` };

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { MAX_TIMER_MS } from '../timers';
 import { repoRoot } from '../assets';
 import type { Logger } from '../log';
 import type { Metric } from '../metric';
@@ -116,7 +117,8 @@ export class HttpClient {
     this.base = u;
     if (username || password) this.authHeader = 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
     this.headers = { ...(opts.headers ?? {}) };
-    this.timeoutMs = opts.timeoutMs;
+    // A Node timer holds at most 24.8 days: a longer timeout is as good as none.
+    this.timeoutMs = Math.min(opts.timeoutMs, MAX_TIMER_MS);
     this.localAddress = opts.localAddress || undefined;
     this.responseTimeoutMs = opts.responseTimeoutMs ?? 0;
     if (u.protocol === 'unix:') this.socketPath = u.pathname;

@@ -155,7 +155,7 @@ describe('config loading', () => {
     assert.match(loadError('[[inputs.internal]]\n  interval = "10 parsecs"\n'), /option "interval": invalid duration/);
     assert.match(loadError('[agent]\n  flush_interval = "soon"\n'), /\[agent\]: option "flush_interval": invalid duration/);
     assert.match(loadError('[[inputs.internal]]\n  namepass = ["cpu[abc"]\n'), /namepass\.0.*invalid glob/);
-    assert.match(loadError('[agent]\n  interval = "0s"\n'), /interval must be positive/);
+    assert.match(loadError('[agent]\n  interval = "0s"\n'), /\[agent\]: option "interval" must be positive/);
     assert.match(loadError('[agent]\n  no_such_agent_key = 1\n'), /:2: \[agent\]: unknown option "no_such_agent_key"/);
   });
 
@@ -206,5 +206,38 @@ describe('config loading', () => {
     assert.equal(defaultPrecision(500_000_000n), 1_000_000n);
     assert.equal(defaultPrecision(5000n), 1000n);
     assert.equal(defaultPrecision(10n), 1n);
+  });
+});
+
+describe('durations and sizes are bounded at every level', () => {
+  // Each case: the config, then what the one-line error must name (file:line, section, key, reason).
+  const cases: [string, RegExp][] = [
+    ['[agent]\n  interval = 1e300\n', /:2: \[agent\]: option "interval": duration 1e\+300 out of range/],
+    ['[agent]\n  flush_interval = "-5s"\n', /:2: \[agent\]: option "flush_interval" must not be negative/],
+    ['[agent]\n  collection_jitter = "3000000h"\n', /:2: \[agent\]: option "collection_jitter": duration "3000000h" out of range/],
+    ['[agent]\n  metric_buffer_limit = 1e300\n', /:2: \[agent\]: option "metric_buffer_limit" must be <= 2147483647/],
+    ['[agent]\n  metric_batch_size = -1\n', /:2: \[agent\]: option "metric_batch_size" must be >= 1/],
+    ['[[inputs.internal]]\n  interval = "-1s"\n', /:2: \[\[inputs\.internal\]\]: option "interval" must not be negative/],
+    ['[[inputs.internal]]\n  interval = 0\n', /:2: \[\[inputs\.internal\]\]: option "interval" must be positive/],
+    ['[[inputs.internal]]\n  collection_offset = "-2s"\n', /:2: \[\[inputs\.internal\]\]: option "collection_offset" must not be negative/],
+    ['[[outputs.file]]\n  flush_interval = "-5s"\n', /:2: \[\[outputs\.file\]\]: option "flush_interval" must not be negative/],
+    ['[[outputs.file]]\n  metric_buffer_limit = 1e300\n', /:2: \[\[outputs\.file\]\]: option "metric_buffer_limit" must be <= 2147483647/],
+    ['[[outputs.influxdb]]\n  timeout = "-1s"\n', /:2: \[\[outputs\.influxdb\]\]: option "timeout" must not be negative/],
+    ['[[outputs.influxdb]]\n  timeout = 1e300\n', /:2: \[\[outputs\.influxdb\]\]: option "timeout": duration 1e\+300 out of range/],
+    ['[[outputs.prometheus_client]]\n  expiration_interval = "-1m"\n', /:2: \[\[outputs\.prometheus_client\]\]: option "expiration_interval" must not be negative/],
+  ];
+  for (const [text, want] of cases) {
+    test(text.replace(/\n/g, ' ').trim(), () => {
+      const msg = loadError(text);
+      assert.match(msg, want);
+      assert.match(msg, /^\/.*\.conf:\d+: /, 'names the file');
+      assert.doesNotMatch(msg, /\n/, 'one line');
+    });
+  }
+
+  test('long intervals are accepted: 600 hours, a year', () => {
+    assert.equal(load('[agent]\n  interval = "600h"\n  flush_interval = "8760h"\n').agent.intervalNs, 600n * 3600n * 1_000_000_000n);
+    assert.equal(parseDuration('2562047h'), 2562047n * 3600n * 1_000_000_000n);
+    assert.throws(() => parseDuration('2562048h'), /out of range/);
   });
 });

@@ -1,4 +1,5 @@
 /** The plugin's options (after schema defaults) and their conversion into a probe spec. */
+import { MAX_TIMER_MS } from '../../../core/timers';
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
@@ -117,7 +118,7 @@ export function buildProbeSpec(o: IpvsProbeOptions): ProbeSpec {
   }
   return {
     kind: o.probe,
-    timeoutMs: Number(timeoutNs / 1_000_000n) || 1,
+    timeoutMs: Math.min(Number(timeoutNs / 1_000_000n), MAX_TIMER_MS) || 1,
     method: o.method.toUpperCase(),
     path: o.path,
     headerLines,
