@@ -76,6 +76,22 @@ export class NetlinkDecodeError extends Error {
   }
 }
 
+/**
+ * `err` with the missing privilege named: the kernel says "operation not
+ * permitted", an operator needs to know what to grant. `what` is the
+ * operation ("listening to conntrack events"); the logger adds the plugin.
+ */
+export function withCapabilityHint(err: unknown, what: string, capability: 'CAP_NET_ADMIN' | 'CAP_SYS_ADMIN' = 'CAP_NET_ADMIN'): Error {
+  if (isErrno(err, 'EPERM') || isErrno(err, 'EACCES')) {
+    const e = new Error(`${what}: operation not permitted: missing ${capability} (run as root, or grant it, e.g. AmbientCapabilities=${capability} in the systemd unit)`) as NetlinkErrnoError;
+    e.code = 'EPERM';
+    e.errno = 1;
+    e.syscall = (err as NetlinkErrnoError).syscall;
+    return e;
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /** True for an Error carrying the given errno code (`isErrno(err, 'ENOENT')`). */
 export function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as Partial<NetlinkErrnoError>).code === code;

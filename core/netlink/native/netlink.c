@@ -913,7 +913,30 @@ static napi_value WithNetns(napi_env env, napi_callback_info info) {
 
 /* ---------- module ---------- */
 
+/* libuv starts its threadpool lazily, all threads at once, from whichever
+ * thread first queues work. If that happened inside withNetns (an async fs
+ * call or a DNS lookup in the callback), every pool thread would stay in the
+ * target network namespace for good. Queue one no-op at load time instead,
+ * from the main thread in the process's own namespace. */
+static uv_work_t pool_warmup;
+static void pool_warmup_work(uv_work_t *req) { (void)req; }
+static void pool_warmup_done(uv_work_t *req, int status) {
+  (void)req;
+  (void)status;
+}
+
+static void start_threadpool(napi_env env) {
+  /* Once per process: the pool is shared by every thread's loop, and this request is static. */
+  static int started = 0;
+  if (started) return;
+  started = 1;
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) return;
+  uv_queue_work(loop, &pool_warmup, pool_warmup_work, pool_warmup_done);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
+  start_threadpool(env);
   napi_property_descriptor methods[] = {
       {"bind", NULL, Bind, NULL, NULL, NULL, napi_default_method, NULL},
       {"portId", NULL, PortId, NULL, NULL, NULL, napi_default_method, NULL},

@@ -7,7 +7,9 @@ import { parseDuration } from '../../../core/config/duration';
 import * as fs from 'node:fs';
 import { ConntrackClient, subscribeEvents, type EventCounters } from '../../../core/conntrack/client';
 import type { Subscription } from '../../../core/netlink/socket';
+import { withCapabilityHint } from '../../../core/netlink/errors';
 import { withNetns } from '../../../core/netlink/netns';
+import { moduleState } from '../../../core/kmod';
 import { Metric, nowNs, int, type Tags } from '../../../core/metric';
 import type { Accumulator, Input, PluginContext } from '../../../core/plugin';
 import { FlowAggregator } from './flows';
@@ -22,6 +24,10 @@ export const MEASUREMENT = 'conntrack';
 export const EVENTS_MEASUREMENT = 'conntrack_events';
 
 const SYSCTL_DIR = '/proc/sys/net/netfilter';
+
+/** What a ctnetlink socket needs; the kernel would load them on demand. */
+const CTNETLINK_MODULES = ['nfnetlink', 'nf_conntrack_netlink'];
+
 
 /** Where the per-CPU statistics file is; honours HOST_PROC like gopsutil (which Telegraf uses). */
 export function procStatPath(inNamespace: boolean): string {
@@ -45,6 +51,7 @@ export class ConntrackInput implements Input {
   private subscription: Subscription | undefined;
   private eventCounters: EventCounters | undefined;
   private lastOverrunLog = 0;
+  private kernelChecked = false;
 
   constructor(
     private readonly opts: ConntrackOptions,
@@ -85,6 +92,20 @@ export class ConntrackInput implements Input {
     return this.client;
   }
 
+  /**
+   * Opening a ctnetlink request or subscription makes the kernel load
+   * nf_conntrack_netlink (and nfnetlink) when they are modules that are not
+   * loaded. The agent loads no module behind the operator's back: without
+   * `load_module = true` a missing module is an error that says so.
+   */
+  private requireCtnetlink(what: string): void {
+    if (this.opts.load_module) return;
+    const missing = CTNETLINK_MODULES.filter((m) => moduleState(m) === 'absent');
+    if (missing.length > 0) {
+      throw new Error(`${what}: kernel module ${missing.join(' and ')} is not loaded (lvsagent loads none by itself; load it, or set load_module = true)`);
+    }
+  }
+
   // ---- service flows ----------------------------------------------------
 
   start(acc: Accumulator): void {
@@ -101,7 +122,11 @@ export class ConntrackInput implements Input {
         throw new Error(`cannot enter network namespace ${JSON.stringify(o.namespace)}: ${(err as Error).message}`);
       }
     }
-    this.configureKernel();
+    // Warned about once, however often a failed start is retried (startup_error_behavior = "retry").
+    if (!this.kernelChecked) {
+      this.kernelChecked = true;
+      this.configureKernel();
+    }
     const flows = new FlowAggregator({
       serviceSubnets: o.service_subnets,
       excludeSubnets: o.exclude_subnets,
@@ -112,11 +137,18 @@ export class ConntrackInput implements Input {
       reset: o.histogram_reset,
       expireNs: Number(parseDuration(o.service_expiration)),
     });
-    const { subscription, counters } = subscribeEvents(
-      { netns: this.nsPath, rcvbuf: parseSize(o.event_buffer_size) },
-      (f, recvNs) => flows.handle(f, recvNs),
-      (err) => this.onEventError(err, acc),
-    );
+    this.requireCtnetlink('listening to conntrack events');
+    let subscribed: ReturnType<typeof subscribeEvents>;
+    try {
+      subscribed = subscribeEvents(
+        { netns: this.nsPath, rcvbuf: parseSize(o.event_buffer_size) },
+        (f, recvNs) => flows.handle(f, recvNs),
+        (err) => this.onEventError(err, acc),
+      );
+    } catch (err) {
+      throw withCapabilityHint(err, 'listening to conntrack events');
+    }
+    const { subscription, counters } = subscribed;
     this.flows = flows;
     this.subscription = subscription;
     this.eventCounters = counters;
@@ -238,13 +270,14 @@ export class ConntrackInput implements Input {
     } else if (useNetlink) {
       // Kernels built without CONFIG_NF_CONNTRACK_PROCFS have no file: ask ctnetlink.
       try {
+        this.requireCtnetlink('reading conntrack statistics over netlink');
         const client = this.netlink();
         const cpus = await client.statsPerCpu();
         const global = await client.stats();
         rows = netlinkStatRows(cpus, global, this.modes, this.baseTags);
       } catch (err) {
         this.clientBroken = true;
-        acc.addError(new Error(`failed to retrieve conntrack statistics: ${(err as Error).message}`));
+        acc.addError(new Error(`failed to retrieve conntrack statistics: ${withCapabilityHint(err, 'netlink').message}`));
       }
     } else if (statRead?.error) {
       acc.addError(new Error(`failed to retrieve conntrack statistics: ${goErrorText(statRead.error, 'open', statFile)}`));
@@ -261,6 +294,7 @@ export class ConntrackInput implements Input {
     const o = this.opts;
     table.begin();
     try {
+      this.requireCtnetlink('dumping the conntrack table');
       const r = await this.netlink().dumpTable(
         {
           family: familyNumber(o.table_filter_family),
@@ -274,7 +308,7 @@ export class ConntrackInput implements Input {
       if (r.parseErrors > 0) this.ctx.log.warn(`conntrack table dump: ${r.parseErrors} entries could not be decoded`);
     } catch (err) {
       this.clientBroken = true;
-      acc.addError(new Error(`conntrack table dump failed: ${(err as Error).message}`));
+      acc.addError(new Error(`conntrack table dump failed: ${withCapabilityHint(err, 'netlink').message}`));
       return;
     }
     const time = acc.time;

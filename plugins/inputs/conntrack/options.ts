@@ -30,6 +30,7 @@ export interface ConntrackOptions {
   histogram_reset: boolean;
   enable_accounting: boolean;
   enable_timestamps: boolean;
+  load_module: boolean;
   event_buffer_size: number | string;
   max_flows: number;
   max_services: number;
@@ -56,6 +57,7 @@ export function withDefaults(o: Partial<ConntrackOptions>): ConntrackOptions {
     histogram_reset: false,
     enable_accounting: false,
     enable_timestamps: false,
+    load_module: false,
     event_buffer_size: '16MiB',
     max_flows: 262144,
     max_services: 10000,
