@@ -4,6 +4,7 @@
  * bool); integers may be `number` (exact up to 2^53) or `bigint` (exact to the
  * last digit, e.g. 64-bit IPVS counters), and the serializer prints either.
  */
+import { wallClockNs } from './clock';
 
 export const enum FieldType {
   Float = 0,
@@ -392,13 +393,8 @@ export class Metric {
   }
 }
 
-/** Current wall-clock time in nanoseconds. */
-export function nowNs(): bigint {
-  // Date.now() gives ms; hrtime adds sub-ms resolution anchored once.
-  return wallAnchorNs + (process.hrtime.bigint() - monoAnchorNs);
-}
-const wallAnchorNs = BigInt(Date.now()) * 1_000_000n;
-const monoAnchorNs = process.hrtime.bigint();
+/** Current wall-clock time in nanoseconds (follows clock steps; see clock.ts). */
+export const nowNs: () => bigint = wallClockNs;
 
 /** Rounds a nanosecond timestamp to a precision, as Go's time.Round (halves away from zero). */
 export function roundTime(t: bigint, precisionNs: bigint): bigint {

@@ -3,6 +3,7 @@
  * decoded into one reused `CtFlow`, per-CPU and global statistics, batched
  * entry creation (tests, benchmarks), and event subscriptions.
  */
+import { wallClockNsNumber } from '../clock';
 import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants';
 import { NetlinkDecodeError } from '../netlink/errors';
 import { NetlinkSocket, type DumpResult, type MessageBatch, type Subscription } from '../netlink/socket';
@@ -176,10 +177,5 @@ export function subscribeEvents(
   }
 }
 
-const wallAnchorMs = Date.now();
-const monoAnchor = process.hrtime.bigint();
-
-/** Wall-clock time in ns since the epoch as a double (sub-ms resolution from the monotonic clock). */
-export function realtimeNs(): number {
-  return wallAnchorMs * 1e6 + Number(process.hrtime.bigint() - monoAnchor);
-}
+/** Wall-clock time in ns since the epoch as a double, in the kernel's CLOCK_REALTIME terms (event and flow timestamps). */
+export const realtimeNs: () => number = wallClockNsNumber;

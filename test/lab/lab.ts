@@ -271,6 +271,10 @@ export function guestInitScript(dir: string, opts: GuestOptions, steps: GuestSte
     `printf '#!/bin/sh\\nexec /sbin/modprobe -d /tmp/.lab/modroot "$@"\\n' > /tmp/.lab/bin/modprobe`,
     'chmod +x /tmp/.lab/bin/modprobe',
     'echo /tmp/.lab/bin/modprobe > /proc/sys/kernel/modprobe',
+    // /lib/modules/<release> for programs that look there (lsmod, modinfo, the agent's module checks): an
+    // overlay on the host's library folder, in the guest only, so nothing is created on the host.
+    'libdir=$(dirname "$(readlink -f /lib/modules)")',
+    'if modprobe overlay; then mkdir -p /tmp/.lab/libov/upper/modules/"$(uname -r)" /tmp/.lab/libov/work && mount -t overlay overlay -o lowerdir="$libdir",upperdir=/tmp/.lab/libov/upper,workdir=/tmp/.lab/libov/work "$libdir" && mount --bind /tmp/.lab/modroot/lib/modules/"$(uname -r)" "$libdir"/modules/"$(uname -r)"; fi',
     'ip link set lo up',
   ];
   for (const m of modules) lines.push(`modprobe ${q(m)}`);
