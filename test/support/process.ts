@@ -19,8 +19,10 @@ export class AgentProcess {
   stdoutBytes = 0;
   private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 
-  constructor(args: string[], opts: { keepStdout?: boolean; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], { stdio: [opts.stdin ?? 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  /** `wrap`: a command that runs node, e.g. setpriv with its arguments (the pid is then the wrapper's, which execs). */
+  constructor(args: string[], opts: { keepStdout?: boolean; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore'; wrap?: string[] } = {}) {
+    const argv = [...(opts.wrap ?? []), process.execPath, BIN, ...args];
+    this.child = spawn(argv[0], argv.slice(1), { stdio: [opts.stdin ?? 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     this.child.stdout!.on('data', (b: Buffer) => {
       this.stdoutBytes += b.length;
       if (opts.keepStdout !== false) this.stdout += b.toString('utf8');
