@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as TOML from '@iarna/toml';
-import Ajv from 'ajv';
+import { makeAjv } from '../../../core/config/schema';
 import plugin, { DEFAULTS } from './index';
 import { ConnCollector } from './collector';
 import { buildMetrics } from './metrics';
@@ -18,7 +18,7 @@ test('descriptor, sample.conf and schema agree', () => {
   const section = (TOML.parse(uncommented) as { inputs: { ip_vs_conn: Record<string, unknown>[] } }).inputs.ip_vs_conn[0];
   const schemaKeys = Object.keys((plugin.schema as { properties: object }).properties).sort();
   assert.deepEqual(Object.keys(section).sort(), schemaKeys, 'every option appears in sample.conf');
-  const validate = new Ajv({ useDefaults: true }).compile(plugin.schema);
+  const validate = makeAjv().compile(plugin.schema);
   assert.equal(validate(section), true, JSON.stringify(validate.errors));
   // The commented sample gives the defaults, which are the code's defaults.
   const empty: Record<string, unknown> = {};

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Ajv from 'ajv';
+import { makeAjv } from '../../../core/config/schema';
 import TOML from '@iarna/toml';
 import plugin from './index';
 import { DEFAULT_OPTIONS } from './options';
@@ -8,7 +8,7 @@ import { MEASUREMENT } from './input';
 import { probeMetric } from './input';
 
 test('schema defaults equal DEFAULT_OPTIONS and the schema refuses unknown keys', () => {
-  const ajv = new Ajv({ useDefaults: true, allErrors: true });
+  const ajv = makeAjv();
   const validate = ajv.compile(plugin.schema);
   const opts: Record<string, unknown> = {};
   assert.equal(validate(opts), true, JSON.stringify(validate.errors));
@@ -31,7 +31,7 @@ test('sample.conf is valid TOML whose options, uncommented, pass the schema', ()
   const schemaKeys = Object.keys((plugin.schema as { properties: object }).properties).sort();
   assert.deepEqual(documented, schemaKeys, 'every option appears in sample.conf');
   // targets and virtual_servers are alternatives; the values must still be valid.
-  const validate = new Ajv({ useDefaults: true }).compile(plugin.schema);
+  const validate = makeAjv().compile(plugin.schema);
   assert.equal(validate(section), true, JSON.stringify(validate.errors));
 });
 

@@ -9,7 +9,7 @@
  * Without arguments it prints its usage and exits 0.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import Ajv from 'ajv';
+import { makeAjv } from '../../../../core/config/schema';
 import { loadRegistry } from '../../../../core/registry';
 import { CaptureLogger } from '../../../../test/support/capture-log';
 import type { Metric } from '../../../../core/metric';
@@ -70,7 +70,7 @@ async function ipvsRealServers(): Promise<Row[]> {
   const p = loadRegistry().inputs.get('ipvs');
   if (!p) throw new Error('inputs.ipvs not found in the registry');
   const options: Record<string, unknown> = {};
-  new Ajv({ useDefaults: true }).compile(p.schema)(options);
+  makeAjv().compile(p.schema)(options);
   const input = p.create(options, { log: new CaptureLogger('inputs.ipvs'), section: 'inputs.ipvs', intervalNs: BigInt(INTERVAL_MS) * 1_000_000n, oneShot: false });
   await input.init?.();
   const acc = new CollectingAccumulator();
