@@ -17,8 +17,10 @@ export function setLongTimeout(fn: () => void, ms: number): TimerHandle {
   const due = Date.now() + Math.max(0, ms);
   const arm = (left: number): void => {
     timer = setTimeout(() => {
+      // Also re-armed when Node fires a little early: its timers run on a cached
+      // monotonic loop time, so a tick can come a millisecond before its boundary.
       const rest = due - Date.now();
-      if (rest > 0 && left > MAX_TIMER_MS) arm(rest);
+      if (rest > 0) arm(Math.ceil(rest));
       else fn();
     }, Math.min(Math.max(0, left), MAX_TIMER_MS));
   };

@@ -26,3 +26,21 @@ test('short delays fire once, intervals repeat, clear stops them', async () => {
   assert.ok(seen >= 3, `interval ran ${seen} times`);
   assert.equal(every, seen, 'stopped');
 });
+
+test('a timer armed while the event loop was busy does not fire before its due time', async () => {
+  // Node arms timers against the loop's cached clock: after 30 ms of synchronous
+  // work that clock is 30 ms behind, so a bare setTimeout(10) fires at once.
+  const results: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    await new Promise<void>((resolve) => {
+      const spinUntil = Date.now() + 30;
+      while (Date.now() < spinUntil);
+      const due = Date.now() + 10;
+      setLongTimeout(() => {
+        results.push(Date.now() - due);
+        resolve();
+      }, 10);
+    });
+  }
+  for (const early of results) assert.ok(early >= 0, `fired ${-early} ms before its due time (${results.join(', ')})`);
+});
