@@ -148,8 +148,38 @@ export class Agent {
     for (let i = 0; i < outs.length; i++) outs[i].add(i === outs.length - 1 ? m : m.copy());
   };
 
-  /** Initialises inputs and connects outputs, honouring startup_error_behavior. Throws on a fatal startup error. */
+  /**
+   * Initialises inputs and connects outputs, honouring startup_error_behavior.
+   * Throws on a fatal startup error, after closing what it had opened (so a
+   * failed reload leaves no listener or subscription behind).
+   */
   async start(): Promise<void> {
+    try {
+      await this.startPlugins();
+    } catch (err) {
+      await this.closeStarted();
+      throw err;
+    }
+  }
+
+  private async closeStarted(): Promise<void> {
+    for (const ri of this.inputs) {
+      if (!ri.started || !ri.input.stop) continue;
+      await Promise.resolve()
+        .then(() => ri.input.stop!())
+        .catch((e: Error) => ri.log.error(`stopping: ${e.message}`));
+      ri.started = false;
+    }
+    for (const ro of this.outputs) {
+      if (!ro.connected || !ro.output.close) continue;
+      await Promise.resolve()
+        .then(() => ro.output.close!())
+        .catch((e: Error) => ro.log.error(`closing: ${e.message}`));
+      ro.connected = false;
+    }
+  }
+
+  private async startPlugins(): Promise<void> {
     for (const ro of [...this.outputs]) {
       if (!ro.output.connect) {
         ro.connected = true;
@@ -167,7 +197,7 @@ export class Agent {
           this.outputs.splice(this.outputs.indexOf(ro), 1);
         } else if (b === 'retry') {
           ro.log.error(`${msg}; will retry`);
-        } else throw new Error(msg);
+        } else throw new Error(msg, { cause: err });
       }
     }
     for (const ri of [...this.inputs]) {
@@ -189,7 +219,7 @@ export class Agent {
       ri.stats.startupErrors.incr();
       const msg = `starting input ${ri.logName}: ${(err as Error).message}`;
       const b = ri.config.startupErrorBehavior;
-      if (b === 'error') throw new Error(msg);
+      if (b === 'error') throw new Error(msg, { cause: err });
       ri.log.error(b === 'retry' ? `${msg}; will retry at the next gather` : `${msg}; input removed (startup_error_behavior = "${b}")`);
       return false;
     }
@@ -375,7 +405,12 @@ export class Agent {
   private adoptInto(i: number, metrics: Metric[], taken: Set<number>): void {
     taken.add(i);
     const ro = this.outputs[i];
+    // The predecessor's metrics are older than any a service input already gave this output: they go first
+    // (remote-write receivers refuse samples older than the newest of a series).
+    const mine = ro.buffer.batch(ro.buffer.length);
+    ro.buffer.endBatch(mine, true);
     ro.buffer.add(metrics);
+    ro.buffer.add(mine);
     ro.stats.bufferSize.set(ro.buffer.length);
   }
 }

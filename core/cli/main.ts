@@ -22,6 +22,7 @@ import { version } from '../version';
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args';
 import { sampleConfig } from './sample';
 import { runExecd } from './execd';
+import { reloadAgent } from './reload';
 
 function fail(msg: string, code = 1): Promise<never> {
   process.stderr.write(`E! ${msg}\n`);
@@ -125,20 +126,20 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
         agentLog.error(`Reload failed, keeping the running configuration: ${(err as Error).message}`);
         return;
       }
-      await agent.stop({ flush: false });
-      const left = agent.takeBuffered();
-      cfg = next;
-      setupLogging(cfg, false);
-      agent = new Agent(cfg, registry);
-      const lost = agent.adoptBuffered(left);
-      if (lost) agentLog.warn(`${lost} buffered metrics belonged to outputs no longer configured; dropped`);
+      let result;
       try {
-        await agent.start();
+        result = await reloadAgent(agent, cfg, next, registry, agentLog);
       } catch (err) {
-        agentLog.error(`${(err as Error).message}`);
+        agentLog.error(`The previous configuration could not be started again: ${(err as Error).message}`);
         await exitAfterDrain(1);
+        return;
       }
+      if (result.agent === agent) return;
+      agent = result.agent;
+      cfg = result.config;
+      setupLogging(cfg, false);
       agent.run();
+      agentLog.info(cfg === next ? 'Reloaded config' : 'Running the previous configuration again');
     });
   });
   let stopping = false;

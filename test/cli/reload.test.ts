@@ -91,3 +91,79 @@ describe('startup_error_behavior = "retry" for outputs', () => {
     }
   });
 });
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('a reload is all or nothing', () => {
+  test('a valid config whose new output cannot start (port in use) leaves the running agent and its buffer as they were', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as net.AddressInfo).port;
+    const out = path.join(tmp, 'kept.lp');
+    const conf = path.join(tmp, 'kept.conf');
+    const base = `[agent]\n  interval = "1s"\n  flush_interval = "1h"\n  omit_hostname = true\n[[inputs.internal]]\n  collect_memstats = false\n[[outputs.file]]\n  files = ["${out}"]\n`;
+    fs.writeFileSync(conf, base);
+    const p = new AgentProcess(['--config', conf]);
+    try {
+      await p.waitFor(/Loaded outputs/);
+      await sleep(2500);
+      fs.writeFileSync(conf, `${base}[[outputs.prometheus_client]]\n  listen = "127.0.0.1:${port}"\n`);
+      p.signal('SIGHUP');
+      await p.waitFor(/Reload failed, keeping the running configuration: .*(EADDRINUSE|address already in use)/);
+      await sleep(2000);
+      assert.ok(p.alive(), `the agent died on a failed reload:\n${p.stderr}`);
+      assert.deepEqual(lines(out), [], 'nothing flushed: the hourly buffer was not touched');
+      p.signal('SIGTERM');
+      assert.equal((await p.exit()).code, 0, p.stderr);
+    } finally {
+      if (p.alive()) p.signal('SIGKILL');
+      busy.close();
+    }
+    // Every gather before and after the failed reload reached the file at the stop, once.
+    const stamps = lines(out)
+      .filter((l) => /^internal_agent[, ]/.test(l))
+      .map((l) => Number(l.split(' ').pop()!) / 1e9);
+    assert.ok(stamps.length >= 4, `gathers kept: ${stamps.length}\n${p.stderr}`);
+    assert.equal(new Set(stamps).size, stamps.length, 'no gather twice');
+    for (let i = 1; i < stamps.length; i++) assert.equal(stamps[i] - stamps[i - 1], 1, `a gap in ${stamps.join(',')}`);
+  });
+
+  test('prometheus_client keeping its listen address serves on after a reload', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const conf = path.join(tmp, 'prom-reload.conf');
+    const write = (prefix: string): void =>
+      fs.writeFileSync(conf, `[agent]\n  interval = "1s"\n  flush_interval = "1s"\n[[inputs.internal]]\n  name_prefix = "${prefix}"\n[[outputs.prometheus_client]]\n  listen = "127.0.0.1:${port}"\n`);
+    write('first_');
+    const p = new AgentProcess(['--config', conf]);
+    try {
+      await p.waitFor(/Listening on/);
+      write('second_');
+      p.signal('SIGHUP');
+      await p.waitFor(/Reloaded config/);
+      let page = '';
+      for (let i = 0; i < 50 && !/^second_internal_agent/m.test(page); i++) {
+        await sleep(200);
+        page = (await get(`http://127.0.0.1:${port}/metrics`)).body;
+      }
+      assert.match(page, /^second_internal_agent_metrics_gathered/m);
+      assert.ok(p.alive());
+      p.signal('SIGTERM');
+      assert.equal((await p.exit()).code, 0, p.stderr);
+    } finally {
+      if (p.alive()) p.signal('SIGKILL');
+    }
+  });
+});
