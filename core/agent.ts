@@ -62,6 +62,9 @@ export class Agent {
   private readonly identities = new Map<RunningOutput, OutputIdentity>();
   /** Extra sink (execd and --test modes write metrics themselves). */
   sink?: MetricSink;
+  /** The extra sink's backpressure: a promise while it is full (see Accumulator.whenReady). */
+  sinkReady?: () => Promise<void> | undefined;
+  private readonly ready = (): Promise<void> | undefined => this.sinkReady?.();
 
   constructor(
     readonly config: LoadedConfig,
@@ -212,7 +215,7 @@ export class Agent {
   private async initInput(ri: RunningInput): Promise<boolean> {
     try {
       if (ri.input.init) await ri.input.init();
-      if (ri.input.start) await ri.input.start(ri.accumulator(this.route));
+      if (ri.input.start) await ri.input.start(ri.accumulator(this.route, undefined, this.ready));
       ri.started = true;
       return true;
     } catch (err) {
@@ -228,7 +231,7 @@ export class Agent {
   /** One gather of one input; errors are logged and counted, never thrown. Returns the error count. */
   async gatherInput(ri: RunningInput): Promise<number> {
     if (!ri.started && !(await this.initInput(ri).catch(() => false))) return 1;
-    const acc = ri.accumulator(this.route);
+    const acc = ri.accumulator(this.route, undefined, this.ready);
     const start = process.hrtime.bigint();
     try {
       await ri.input.gather(acc);

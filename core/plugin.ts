@@ -34,6 +34,13 @@ export interface Accumulator {
   addError(err: unknown): void;
   /** Timestamp that `addFields` uses when no time is given (collection start, rounded). */
   readonly time: bigint;
+  /**
+   * Resolves when what the metrics flow into (stdout in execd and --test
+   * modes) has room again; at least one turn of the event loop. Inputs that
+   * emit many metrics in one gather await it between chunks, so a slow reader
+   * slows them down instead of letting output pile up in memory.
+   */
+  whenReady?(): Promise<void>;
 }
 
 export interface Input {

@@ -137,10 +137,15 @@ export async function exitAfterDrain(code: number): Promise<never> {
  * wait, outside the JS heap, until the sink has taken the batch before them,
  * and their memory is then reused for a later batch.
  */
+/** Serialized batches a MetricLineStream holds for the sink before producers are asked to wait. */
+const MAX_QUEUED_BATCHES = 4;
+
 export class MetricLineStream {
-  private readonly ready: Buffer[] = [];
+  private readonly queued: Buffer[] = [];
   private filling: Metric[] = [];
   private pumping: Promise<void> | undefined;
+  /** Producers waiting for the queue to shrink below MAX_QUEUED_BATCHES. */
+  private roomWaiters: (() => void)[] = [];
   /** Metrics that could not be serialized (skipped, as Telegraf does). */
   skipped = 0;
   /** Bytes serialized and not yet written. */
@@ -168,9 +173,20 @@ export class MetricLineStream {
     if (this.sink.closed) return;
     const bytes = this.serializer.serializeBatchToBuffer(batch, () => this.skipped++);
     if (bytes.length === 0) return this.serializer.recycle(bytes);
-    this.ready.push(bytes);
+    this.queued.push(bytes);
     this.queuedBytes += bytes.length;
     this.pumping ??= this.pump();
+  }
+
+  /**
+   * A promise while serialized batches wait for the sink beyond
+   * MAX_QUEUED_BATCHES (resolved once one of them is written), else undefined:
+   * producers that await it keep the bytes in memory at a few batches and
+   * the batch buffers recycled, whatever the gather's size.
+   */
+  ready(): Promise<void> | undefined {
+    if (this.queued.length < MAX_QUEUED_BATCHES || this.sink.closed) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
   /** Writes everything pushed so far; resolves when the sink has it (or the reader is gone). */
@@ -181,14 +197,20 @@ export class MetricLineStream {
 
   private async pump(): Promise<void> {
     try {
-      for (let bytes = this.ready.shift(); bytes !== undefined; bytes = this.ready.shift()) {
+      for (let bytes = this.queued.shift(); bytes !== undefined; bytes = this.queued.shift()) {
         this.queuedBytes -= bytes.length;
         await this.sink.write(bytes);
         // Reused by a later batch: garbage Buffers would hold their memory until a collection.
         this.serializer.recycle(bytes);
+        if (this.roomWaiters.length && (this.queued.length < MAX_QUEUED_BATCHES || this.sink.closed)) this.wakeProducers();
       }
     } finally {
       this.pumping = undefined;
+      this.wakeProducers();
     }
+  }
+
+  private wakeProducers(): void {
+    for (const w of this.roomWaiters.splice(0)) w();
   }
 }

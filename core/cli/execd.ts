@@ -4,9 +4,10 @@
  * SIGHUP, SIGUSR1 or SIGUSR2 (its other `signal` choices), and by an optional
  * poll interval (`signal = "none"`). Line protocol goes to stdout.
  *
- * Stdout is read by Telegraf at its own pace: a gather's metrics queue as
- * objects and are written one batch at a time as stdout takes them, so a
- * slow reader slows lvsagent down and memory stays at one gather. A trigger
+ * Stdout is read by Telegraf at its own pace: metrics are serialized a batch
+ * at a time and written as stdout takes them; inputs that emit many metrics
+ * wait (Accumulator.whenReady) while a few batches are queued, so a slow
+ * reader slows lvsagent down and memory stays bounded. A trigger
  * that arrives while a gather is still being gathered or written is coalesced
  * into one more gather afterwards; triggers beyond that one are skipped and
  * counted in `internal_agent` `gather_timeouts` (Telegraf counts a gather that
@@ -36,6 +37,7 @@ export async function runExecd(cfg: LoadedConfig, registry: PluginRegistry, poll
   sink.onClose(() => process.exit(0));
   const out = new MetricLineStream(sink);
   agent.sink = (m) => out.push(m);
+  agent.sinkReady = () => out.ready();
   await agent.start();
 
   const skippedTriggers = selfStats.register('internal_agent', 'gather_timeouts');

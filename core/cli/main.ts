@@ -73,6 +73,7 @@ async function runTest(cfg: LoadedConfig, registry: PluginRegistry, args: CliArg
   sink.onClose(() => process.exit(0));
   const out = new MetricLineStream(sink, { uintSupport: true, sortFields: true, linePrefix: '> ' });
   agent.sink = (m) => out.push(m);
+  agent.sinkReady = () => out.ready();
   await agent.start();
   if (args.testWaitSec > 0) await new Promise((r) => setTimeout(r, args.testWaitSec * 1000));
   const errors = await agent.gatherAll();

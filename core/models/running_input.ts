@@ -89,8 +89,8 @@ export class RunningInput {
     return m;
   }
 
-  accumulator(sink: MetricSink, time?: bigint): InputAccumulator {
-    return new InputAccumulator(this, sink, time ?? nowNs());
+  accumulator(sink: MetricSink, time?: bigint, ready?: () => Promise<void> | undefined): InputAccumulator {
+    return new InputAccumulator(this, sink, time ?? nowNs(), ready);
   }
 }
 
@@ -101,7 +101,12 @@ export class InputAccumulator implements Accumulator {
     private readonly ri: RunningInput,
     private readonly sink: MetricSink,
     readonly time: bigint,
+    private readonly ready?: () => Promise<void> | undefined,
   ) {}
+
+  whenReady(): Promise<void> {
+    return this.ready?.() ?? new Promise<void>((resolve) => setImmediate(resolve));
+  }
 
   private add(type: ValueType, measurement: string, fields: Record<string, FieldInit>, tags?: Tags, time?: bigint): void {
     const m = new Metric(measurement, time ?? this.time, type);

@@ -8,6 +8,7 @@
  * meta = proto | af << 8 | daf << 12 | fwmarkTemplate << 16.
  */
 import type { RealServerTags } from '../../../core/ipvs/types';
+import type { TagSet } from '../../../core/metric';
 import { formatAddress } from './addr';
 import type { ConnRow } from './parse';
 import { PROTO_SCTP, PROTO_TCP, PROTO_UDP, STATE_COUNT } from './states';
@@ -33,6 +34,10 @@ export class GroupTable {
   /** Protocol (tag source) and tags of each group, built once. */
   proto: number[] = [];
   tags: GroupTags[] = [];
+  /** Each group's tags as one frozen set, made on its first metric (see metrics.ts); cleared with the group. */
+  tagSets: (TagSet | undefined)[] = [];
+  /** The `namespace` tag the sets above carry. */
+  tagSetNamespace = '';
   private free: number[] = [];
   private live = 0;
   private readonly scratch = new Uint32Array(KEY_WORDS);
@@ -98,6 +103,7 @@ export class GroupTable {
       if (this.tags[g] === undefined) continue;
       if (snapshot - this.lastSeen[g] > grace) {
         this.tags[g] = undefined as unknown as GroupTags;
+        this.tagSets[g] = undefined;
         this.keys.fill(0xffffffff, g * KEY_WORDS, (g + 1) * KEY_WORDS);
         this.reused[g] = 0;
         this.rescheduled[g] = 0;
@@ -139,6 +145,7 @@ export class GroupTable {
       tags.virtual_port = String(r.vport);
     }
     this.tags[g] = tags;
+    this.tagSets[g] = undefined;
     this.proto[g] = r.proto;
     this.reused[g] = 0;
     this.rescheduled[g] = 0;

@@ -94,7 +94,7 @@ export class IpVsConnInput implements Input {
     if (p.malformed > 0) {
       this.ctx.log.warn(`${p.malformed} malformed line(s) in ${o.path}; first (line ${p.firstBadLineNo}): ${JSON.stringify(p.firstBadLine)}`);
     }
-    await emitMetrics(c, { time: acc.time, namespace: o.namespace, connReuseMode, events: o.report_reused_connections }, (m) => acc.addMetric(m));
+    await emitMetrics(c, { time: acc.time, namespace: o.namespace, connReuseMode, events: o.report_reused_connections }, (m) => acc.addMetric(m), acc.whenReady ? () => acc.whenReady!() : undefined);
   }
 }
 

@@ -6,7 +6,7 @@ import { FieldSchema, FieldType, Metric, TagSet } from '../../../core/metric';
 import type { MeasurementDoc } from '../../../core/plugin';
 import { formatAddress } from './addr';
 import type { ConnCollector } from './collector';
-import type { GroupTags } from './groups';
+import type { GroupTable } from './groups';
 import { STATE_COUNT, STATE_FIELDS, STATE_NAMES, S_OTHER, statesOfProtocol } from './states';
 
 export const M_CONN = 'ipvs_conn';
@@ -25,15 +25,18 @@ export interface PassInfo {
 }
 
 /**
- * A real server's tags as one frozen set, made once per group (a group's
- * GroupTags object lives as long as the group): its metrics share the set
- * pass after pass, so the agent and the serializer work on it once.
+ * A real server's tags as one frozen set, made once per group and kept in
+ * the group table beside its tags: its metrics share the set pass after
+ * pass, so the agent and the serializer work on it once.
  */
-const groupTagSets = new WeakMap<GroupTags, TagSet>();
-
-function tagSetOf(t: GroupTags, namespace: string): TagSet {
-  let tags = groupTagSets.get(t);
-  if (tags === undefined || (tags.get('namespace') ?? '') !== namespace) {
+function tagSetOf(groups: GroupTable, g: number, namespace: string): TagSet {
+  if (groups.tagSetNamespace !== namespace) {
+    groups.tagSets = [];
+    groups.tagSetNamespace = namespace;
+  }
+  let tags = groups.tagSets[g];
+  if (tags === undefined) {
+    const t = groups.tags[g];
     tags = new TagSet();
     tags.set('address', t.address);
     tags.set('port', t.port);
@@ -45,7 +48,7 @@ function tagSetOf(t: GroupTags, namespace: string): TagSet {
       tags.set('virtual_port', t.virtual_port!);
     }
     if (namespace !== '') tags.set('namespace', namespace);
-    groupTagSets.set(t, tags.freeze());
+    groups.tagSets[g] = tags.freeze();
   }
   return tags;
 }
@@ -82,19 +85,22 @@ export function buildMetrics(c: ConnCollector, info: PassInfo): Metric[] {
   return out;
 }
 
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Real servers whose metrics are made between two turns of the event loop. */
 const GROUPS_PER_TURN = 2000;
 
 /**
- * Hands the pass's metrics to `emit` as they are made, letting the event loop
- * turn every GROUPS_PER_TURN real servers: on a table of 100,000 the agent
- * writes earlier metrics out while later ones are made, so they die young and
- * the bytes waiting for stdout stay few (instead of the whole gather).
+ * Hands the pass's metrics to `emit` as they are made, awaiting `ready` (the
+ * accumulator's backpressure, at least a turn of the event loop) every
+ * GROUPS_PER_TURN real servers: on a table of 100,000 the agent writes
+ * earlier metrics out while later ones are made, so they die young and the
+ * bytes waiting for a slow stdout stay few (instead of the whole gather).
  */
-export async function emitMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) => void): Promise<void> {
+export async function emitMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) => void, ready: () => Promise<void> = nextTurn): Promise<void> {
   const n = c.groups.count;
   for (let from = 0; from < n; from += GROUPS_PER_TURN) {
-    if (from > 0) await new Promise((r) => setImmediate(r));
+    if (from > 0) await ready();
     emitGroupMetrics(c, info, emit, from, Math.min(n, from + GROUPS_PER_TURN));
   }
   emitTableMetrics(c, info, emit);
@@ -106,20 +112,25 @@ function emitGroupMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) =>
   // to zero entries shows zeros (that is news), then disappears.
   for (let g = from; g < to; g++) {
     if (!groups.isLive(g) || groups.included[g] === 0) continue;
-    const tags = groups.tags[g];
-    const tagSet = tagSetOf(tags, info.namespace);
+    const tagSet = tagSetOf(groups, g, info.namespace);
     const proto = groups.proto[g];
     const states = statesOfProtocol(proto);
+    const foreign = foreignStatesOf(proto);
     const counts = groups.counts;
     const base = g * STATE_COUNT;
     let entries = 0;
     for (let s = 0; s < STATE_COUNT; s++) entries += counts[base + s];
-    const values: number[] = [];
-    for (let i = 0; i < states.length; i++) values.push(counts[base + states[i]]);
-    values.push(counts[base + S_OTHER] + otherStates(counts, base, proto), entries, groups.templates[g]);
-    if (info.connReuseMode !== undefined) values.push(info.connReuseMode);
+    let other = counts[base + S_OTHER];
+    for (let i = 0; i < foreign.length; i++) other += counts[base + foreign[i]];
+    const n = states.length;
+    const values = new Array<number>(info.connReuseMode === undefined ? n + 3 : n + 4);
+    for (let i = 0; i < n; i++) values[i] = counts[base + states[i]];
+    values[n] = other;
+    values[n + 1] = entries;
+    values[n + 2] = groups.templates[g];
+    if (info.connReuseMode !== undefined) values[n + 3] = info.connReuseMode;
     emit(new Metric(M_CONN, info.time, 'gauge', tagSet, connSchema(proto, info.connReuseMode !== undefined), values));
-    if (tags.virtual_fwmark === undefined) emit(new Metric(M_REUSE, info.time, 'counter', tagSet, REUSE_SCHEMA, [groups.reused[g], groups.rescheduled[g]]));
+    if (groups.tags[g].virtual_fwmark === undefined) emit(new Metric(M_REUSE, info.time, 'counter', tagSet, REUSE_SCHEMA, [groups.reused[g], groups.rescheduled[g]]));
   }
 }
 
@@ -129,7 +140,7 @@ function emitTableMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) =>
     let i = 0;
     for (const e of c.events) {
       // Distinct timestamps: events of one real server would otherwise overwrite each other in InfluxDB.
-      const m = new Metric(M_EVENT, info.time + BigInt(i++), 'untyped', tagSetOf(groups.tags[e.group], info.namespace));
+      const m = new Metric(M_EVENT, info.time + BigInt(i++), 'untyped', tagSetOf(groups, e.group, info.namespace));
       m.addString('kind', e.kind);
       m.addString('client_address', formatAddress(e.af, e.client));
       m.addInt('client_port', e.clientPort);
@@ -163,12 +174,21 @@ function emitTableMetrics(c: ConnCollector, info: PassInfo, emit: (m: Metric) =>
   emit(t);
 }
 
-/** Rows whose state name belongs to another protocol (e.g. a TCP row printing an SCTP name) count as other. */
-function otherStates(counts: Int32Array, base: number, proto: number): number {
-  const own = statesOfProtocol(proto);
-  let n = 0;
-  for (let s = 0; s < S_OTHER; s++) if (!own.includes(s)) n += counts[base + s];
-  return n;
+/**
+ * States of other protocols (a TCP row printing an SCTP name, say): rows in
+ * them count as `other`. One list per protocol, made once.
+ */
+const foreignStates = new Map<number, readonly number[]>();
+
+function foreignStatesOf(proto: number): readonly number[] {
+  let list = foreignStates.get(proto);
+  if (list === undefined) {
+    const own = statesOfProtocol(proto);
+    list = [];
+    for (let s = 0; s < S_OTHER; s++) if (!own.includes(s)) (list as number[]).push(s);
+    foreignStates.set(proto, list);
+  }
+  return list;
 }
 
 const STATE_FIELD_LIST = [...new Set(STATE_FIELDS.slice(0, STATE_FIELDS.length - 1))].filter((f) => f !== 'assured').join(', ');
