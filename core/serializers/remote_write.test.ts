@@ -38,6 +38,9 @@ describe('snappy block encoder', () => {
     inputs.push(Buffer.from(text));
     // Near the block boundary and with matches far back (2-byte offsets) and long runs (copies > 64 bytes).
     inputs.push(Buffer.concat([crypto.randomBytes(65_530), Buffer.from('0123456789'.repeat(30))]));
+    // A view into a larger buffer (the encoder reads through its offset), and every short length near the input margin.
+    inputs.push(Buffer.concat([crypto.randomBytes(13), Buffer.from(text), crypto.randomBytes(5)]).subarray(13, 13 + text.length));
+    for (let n = 1; n <= 40; n++) inputs.push(Buffer.from('abcd'.repeat(n)).subarray(0, n + 3));
     for (let k = 0; k < 100; k++) {
       const b = Buffer.alloc(Math.floor(Math.random() * 3000));
       for (let i = 0; i < b.length; i++) b[i] = Math.random() < 0.7 ? 65 : 65 + Math.floor(Math.random() * 3);
