@@ -12,7 +12,7 @@ import type { Metric } from './metric';
 import type { PluginRegistry } from './registry';
 import { RunningInput, type MetricSink } from './models/running_input';
 import { RunningOutput } from './models/running_output';
-import { selfStats } from './selfstat';
+import { selfStats, type StatGroup } from './selfstat';
 import { setLongTimeout, type TimerHandle } from './timers';
 
 export interface AgentOptions {
@@ -316,6 +316,11 @@ export class Agent {
       });
     };
     loop();
+  }
+
+  /** The internal_gather and internal_write series of this agent's plugins. */
+  statGroups(): StatGroup[] {
+    return [...this.inputs.map((ri) => ri.statGroup), ...this.outputs.map((ro) => ro.statGroup)];
   }
 
   /** Flushes every output now (SIGUSR1). Resolves true when all writes succeeded. */

@@ -44,10 +44,6 @@ export function configureLogging(opts: { debug?: boolean; quiet?: boolean; logfi
   settings.sink = opts.logfile ? new FileSink(opts.logfile) : new StderrSink();
 }
 
-export function globalLogLevel(): LogLevel {
-  return settings.level;
-}
-
 export function parseLogLevel(s: string): LogLevel | undefined {
   return (Object.keys(LEVEL_RANK) as LogLevel[]).find((l) => l === s);
 }

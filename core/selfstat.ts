@@ -40,6 +40,12 @@ function keyOf(measurement: string, tags: Record<string, string>): string {
   return measurement + '\u0000' + Object.keys(tags).sort().map((k) => `${k}=${tags[k]}`).join('\u0000');
 }
 
+/** One series of the agent's own statistics: a measurement and its tags. */
+export interface StatGroup {
+  measurement: string;
+  tags: Record<string, string>;
+}
+
 export class SelfStats {
   private readonly groups = new Map<string, { measurement: string; tags: Record<string, string>; stats: Map<string, StatImpl> }>();
 
@@ -58,8 +64,15 @@ export class SelfStats {
     return s;
   }
 
-  unregisterTags(measurement: string, tags: Record<string, string>): void {
-    this.groups.delete(keyOf(measurement, tags));
+  /** Stops reporting a series (a plugin removed by a reload). */
+  unregister(group: StatGroup): void {
+    this.groups.delete(keyOf(group.measurement, group.tags));
+  }
+
+  /** Unregisters the groups of `before` that none of `after` reports under. */
+  retire(before: readonly StatGroup[], after: readonly StatGroup[]): void {
+    const kept = new Set(after.map((g) => keyOf(g.measurement, g.tags)));
+    for (const g of before) if (!kept.has(keyOf(g.measurement, g.tags))) this.unregister(g);
   }
 
   /** Snapshot of every group: timing stats become averages and reset. */

@@ -9,7 +9,8 @@
  * the old agent is stopped first and the new one started again; should that
  * fail too, the old configuration is started again with its buffers.
  */
-import { Agent } from '../agent';
+import { Agent, type BufferedMetrics } from '../agent';
+import { selfStats } from '../selfstat';
 import type { LoadedConfig } from '../config/load';
 import { processListensOn } from '../net/listening';
 import type { Logger } from '../log';
@@ -38,8 +39,14 @@ async function startFresh(config: LoadedConfig, registry: PluginRegistry): Promi
 /** Stops `old` (no final flush) and gives its unsent metrics to `next`. */
 async function handOver(old: Agent, next: Agent, log: Logger): Promise<void> {
   await old.stop({ flush: false });
-  const lost = next.adoptBuffered(old.takeBuffered());
+  adopt(old, old.takeBuffered(), next, log);
+}
+
+/** Gives `left` (the unsent metrics of `old`) to `next`; plugins `next` no longer has stop reporting internal_* series. */
+function adopt(old: Agent, left: BufferedMetrics[], next: Agent, log: Logger): void {
+  const lost = next.adoptBuffered(left);
   if (lost) log.warn(`${lost} buffered metrics belonged to outputs no longer configured; dropped`);
+  selfStats.retire(old.statGroups(), next.statGroups());
 }
 
 /**
@@ -69,8 +76,7 @@ export async function reloadAgent(current: Agent, currentConfig: LoadedConfig, n
       replacement = await startFresh(currentConfig, registry);
       config = currentConfig;
     }
-    const lost = replacement.adoptBuffered(left);
-    if (lost) log.warn(`${lost} buffered metrics belonged to outputs no longer configured; dropped`);
+    adopt(current, left, replacement, log);
     return { agent: replacement, config };
   }
   await handOver(current, fresh, log);

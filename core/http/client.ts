@@ -276,11 +276,6 @@ export function tlsAgentOptions(t: TlsClientOptions | undefined): https.AgentOpt
   return o;
 }
 
-/** Go's `http.Status` text for a code. */
-export function statusText(code: number): string {
-  return `${code} ${http.STATUS_CODES[code] ?? ''}`.trim();
-}
-
 let userAgent: string | undefined;
 
 /** `lvsagent/<version> Node.js/<version>`, the counterpart of Telegraf's `Telegraf/<ver> Go/<ver>`. */

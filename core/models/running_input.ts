@@ -9,7 +9,7 @@ import { MetricFilter, type FilterConfig } from '../filter/filter';
 import type { Logger } from '../log';
 import { Metric, nowNs, roundTime, type FieldInit, type Tags, type ValueType } from '../metric';
 import type { Accumulator, Input } from '../plugin';
-import { selfStats, type Stat } from '../selfstat';
+import { selfStats, type Stat, type StatGroup } from '../selfstat';
 import { filterTagTransform, type TagTransform } from './tag_transform';
 
 export interface RunningInputConfig {
@@ -43,6 +43,8 @@ export class RunningInput {
   started = false;
   /** Tag selectors, plugin and global tags, tag modifiers: undefined when there are none. */
   private readonly tagTransform: TagTransform | undefined;
+  /** The internal_gather series this input reports under. */
+  readonly statGroup: StatGroup;
 
   constructor(
     readonly config: RunningInputConfig,
@@ -54,6 +56,7 @@ export class RunningInput {
     this.tagTransform = filterTagTransform(this.filter, [...Object.entries(config.tags), ...Object.entries(globalTags)]);
     const tags: Record<string, string> = { input: config.name };
     if (config.alias) tags.alias = config.alias;
+    this.statGroup = { measurement: 'internal_gather', tags };
     this.stats = {
       metricsGathered: selfStats.register('internal_gather', 'metrics_gathered', tags),
       gatherTime: selfStats.register('internal_gather', 'gather_time_ns', tags, true),

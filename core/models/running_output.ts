@@ -10,7 +10,7 @@ import { MetricFilter, type FilterConfig } from '../filter/filter';
 import type { Logger } from '../log';
 import type { Metric } from '../metric';
 import { PartialWriteError, type Output } from '../plugin';
-import { selfStats, type Stat } from '../selfstat';
+import { selfStats, type Stat, type StatGroup } from '../selfstat';
 import { MetricBuffer } from './buffer';
 import { filterTagTransform, type TagTransform } from './tag_transform';
 
@@ -48,6 +48,8 @@ export class RunningOutput {
   /** The flush in progress: at most one write is in flight per output. */
   private flushing: Promise<boolean> | undefined;
   private readonly statTags: Record<string, string>;
+  /** The internal_write series this output reports under. */
+  readonly statGroup: StatGroup;
   /** After a failed write, "batch ready" flushes wait for the next timer flush. */
   private lastWriteFailed = false;
   /** Called when a full batch is waiting (the agent schedules a flush). */
@@ -67,6 +69,7 @@ export class RunningOutput {
     const tags: Record<string, string> = { output: config.name };
     if (config.alias) tags.alias = config.alias;
     this.statTags = tags;
+    this.statGroup = { measurement: 'internal_write', tags };
     const reg = (f: string, timing = false): Stat => selfStats.register('internal_write', f, tags, timing);
     this.stats = {
       metricsAdded: reg('metrics_added'),

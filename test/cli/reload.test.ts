@@ -167,3 +167,38 @@ describe('a reload is all or nothing', () => {
     }
   });
 });
+
+describe('internal_* series of removed plugins', () => {
+  test('an input and an output removed by a reload are no longer reported by inputs.internal', async () => {
+    const table = path.join(tmp, 'conn');
+    fs.writeFileSync(table, 'Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n');
+    const out = path.join(tmp, 'internal.lp');
+    const extra = path.join(tmp, 'extra.lp');
+    const conf = path.join(tmp, 'retire.conf');
+    const base = `[agent]\n  interval = "1s"\n  flush_interval = "1s"\n  omit_hostname = true\n[[inputs.internal]]\n  collect_memstats = false\n[[outputs.file]]\n  files = ["${out}"]\n  namepass = ["internal_*"]\n`;
+    const removed = `[[inputs.ip_vs_conn]]\n  path = "${table}"\n  conn_reuse_mode_path = ""\n[[outputs.file]]\n  alias = "extra"\n  files = ["${extra}"]\n`;
+    fs.writeFileSync(conf, base + removed);
+    const p = new AgentProcess(['--config', conf]);
+    let reloadedAt = 0;
+    try {
+      await p.waitFor(/Loaded outputs/);
+      await sleep(2500);
+      fs.writeFileSync(conf, base);
+      p.signal('SIGHUP');
+      await p.waitFor(/Reloaded config/);
+      reloadedAt = Date.now() / 1000;
+      await sleep(3500);
+      p.signal('SIGTERM');
+      assert.equal((await p.exit()).code, 0, p.stderr);
+    } finally {
+      if (p.alive()) p.signal('SIGKILL');
+    }
+    const rows = lines(out).map((l) => ({ l, t: Number(l.split(' ').pop()!) / 1e9 }));
+    const before = rows.filter((r) => r.t < reloadedAt - 0.5).map((r) => r.l);
+    const after = rows.filter((r) => r.t > reloadedAt + 1.5).map((r) => r.l);
+    assert.ok(before.some((l) => /^internal_gather,.*input=ip_vs_conn/.test(l)), 'reported while configured');
+    assert.ok(before.some((l) => /^internal_write,.*alias=extra/.test(l)), 'reported while configured');
+    assert.ok(after.some((l) => /^internal_gather,.*input=internal/.test(l)), `gathers go on after the reload:\n${p.stderr}`);
+    assert.deepEqual(after.filter((l) => /input=ip_vs_conn|alias=extra/.test(l)), [], 'removed plugins are not reported after the reload');
+  });
+});

@@ -29,7 +29,3 @@ export function goErrorText(err: unknown, op: string, file: string): string {
   return e instanceof Error ? e.message : String(err);
 }
 
-/** The strerror-like text of an errno code name, or the name itself. */
-export function errnoText(code: string): string {
-  return ERRNO_TEXT[code] ?? code;
-}
