@@ -10,7 +10,11 @@
  * written four digits at a time, and other text is checked four characters at
  * a time before it is escaped (see docs/design/agent.md).
  */
-import { FieldType, type Field, type FieldSchema, type FieldValue, type Metric, type TagSet } from '../metric';
+import { FieldType, type Field, type FieldSchema, type FieldValue, type Metric } from '../../metric';
+import { escapeKey, escapeName, escapeStringValue, KEY, STRING, tagsText, tagText } from './escape';
+import { exceedsInt64, formatFloat, INT64_MAX_STR, integerText } from './numbers';
+import { tagArena } from './tag_arena';
+import { copyEncoded, copyPlain, encodeText, OVERSHOOT, PositionalCache, writeUnsigned, type EncodedText } from './writer';
 
 export interface InfluxSerializerOptions {
   uintSupport?: boolean;
@@ -48,110 +52,15 @@ export class MetricSerializeError extends Error {
   }
 }
 
-const NEEDS_ESCAPE = /[\t\n\f\r ,=]/;
-const NAME_NEEDS_ESCAPE = /[\t\n\f\r ,]/;
-const STRING_NEEDS_ESCAPE = /["\\]/;
-const INT64_MAX = 9223372036854775807n;
-const INT64_MAX_STR = '9223372036854775807';
-
-function escapeChar(c: string, withEquals: boolean): string {
-  switch (c) {
-    case '\t':
-      return '\\t';
-    case '\n':
-      return '\\n';
-    case '\f':
-      return '\\f';
-    case '\r':
-      return '\\r';
-    case ',':
-      return '\\,';
-    case ' ':
-      return '\\ ';
-    case '=':
-      return withEquals ? '\\=' : '=';
-    default:
-      return c;
-  }
-}
-
-export function escapeKey(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? s.replace(/[\t\n\f\r ,=]/g, (c) => escapeChar(c, true)) : s;
-}
-
-export function escapeName(s: string): string {
-  return NAME_NEEDS_ESCAPE.test(s) ? s.replace(/[\t\n\f\r ,]/g, (c) => escapeChar(c, false)) : s;
-}
-
-export function escapeStringValue(s: string): string {
-  return STRING_NEEDS_ESCAPE.test(s) ? s.replace(/["\\]/g, (c) => '\\' + c) : s;
-}
-
-/** True when a tag key/value or field key needs escaping (tab, LF, FF, CR, space, comma, equals). */
-function needsKeyEscape(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 61 && (c === 32 || c === 44 || c === 61 || c === 9 || c === 10 || c === 12 || c === 13)) return true;
-  }
-  return false;
-}
-
-function trimTrailingBackslashes(s: string): string {
-  let end = s.length;
-  while (end > 0 && s.charCodeAt(end - 1) === 92) end--;
-  return end === s.length ? s : s.slice(0, end);
-}
-
-/** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent. */
-export function formatFloat(v: number): string {
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const s = String(v);
-  const e = s.indexOf('e');
-  if (e < 0) return s;
-  const neg = s.charCodeAt(0) === 45;
-  const mantissa = s.slice(neg ? 1 : 0, e);
-  const exp = Number(s.slice(e + 1));
-  const dot = mantissa.indexOf('.');
-  const digits = dot < 0 ? mantissa : mantissa.slice(0, dot) + mantissa.slice(dot + 1);
-  const pointPos = (dot < 0 ? mantissa.length : dot) + exp;
-  let out: string;
-  if (pointPos <= 0) out = '0.' + '0'.repeat(-pointPos) + digits;
-  else if (pointPos >= digits.length) out = digits + '0'.repeat(pointPos - digits.length);
-  else out = digits.slice(0, pointPos) + '.' + digits.slice(pointPos);
-  return neg ? '-' + out : out;
-}
-
-const ZEROS = '000000000';
-
-/**
- * Decimal text of an integral number. V8 converts numbers beyond the 31-bit
- * small-integer range through its generic double-to-string path (~150 ns);
- * splitting into two small integers is several times faster, and 64-bit
- * counters are mostly that large.
- */
-export function formatInteger(v: number): string {
-  if (v < 2147483648 && v > -2147483649) return '' + v;
-  if (v < 0) return '-' + formatInteger(-v);
-  if (v > Number.MAX_SAFE_INTEGER) return BigInt(v).toString();
-  const hi = Math.floor(v / 1e9);
-  const lo = '' + (v - hi * 1e9);
-  return (hi < 2147483648 ? '' + hi : formatInteger(hi)) + ZEROS.slice(lo.length) + lo;
-}
-
 /** Formats one field value; undefined when the field cannot be serialized (NaN, Inf). */
 export function formatFieldValue(f: Field, uintSupport: boolean): string | undefined {
   const v = f.value;
   switch (f.type) {
     case FieldType.Int:
-      if (typeof v === 'number') return formatInteger(Math.trunc(v)) + 'i';
-      return v + 'i';
+      return integerText(v as number | bigint) + 'i';
     case FieldType.Uint:
-      if (uintSupport) return (typeof v === 'number' ? formatInteger(Math.trunc(v)) : String(v)) + 'u';
-      if (typeof v === 'number') {
-        if (v <= Number.MAX_SAFE_INTEGER) return formatInteger(Math.trunc(v)) + 'i';
-        return (v >= 9223372036854775807 ? INT64_MAX_STR : BigInt(Math.trunc(v)).toString()) + 'i';
-      }
-      return ((v as bigint) > INT64_MAX ? INT64_MAX_STR : String(v)) + 'i';
+      if (!uintSupport && exceedsInt64(v as number | bigint)) return INT64_MAX_STR + 'i';
+      return integerText(v as number | bigint) + (uintSupport ? 'u' : 'i');
     case FieldType.Float: {
       const n = typeof v === 'number' ? v : Number(v);
       if (n !== n || n === Infinity || n === -Infinity) return undefined;
@@ -163,175 +72,6 @@ export function formatFieldValue(f: Field, uintSupport: boolean): string | undef
       return v ? 'true' : 'false';
   }
 }
-
-/** Byte classes: KEY = needs escaping in a key or tag value, STRING = in a string field value. */
-const CLASS = new Uint8Array(128);
-for (const c of [9, 10, 12, 13, 32, 44, 61]) CLASS[c] |= 2; // \t \n \f \r space , =
-CLASS[34] |= 4; // '"'
-CLASS[92] |= 4; // '\\'
-const KEY = 2;
-const STRING = 4;
-
-// Integers are written four digits per 32-bit store: DIGITS4[n] is "0000"…"9999"
-// as a little-endian word, LEADING4[n] the digits of n without leading zeros
-// (left-aligned; the bytes after them are overwritten by what follows) and
-// LENGTH4[n] how many there are.
-const DIGITS4 = new Uint32Array(10000);
-const LEADING4 = new Uint32Array(10000);
-const LENGTH4 = new Uint8Array(10000);
-for (let n = 0; n < 10000; n++) {
-  const d = [(n / 1000) | 0, ((n / 100) | 0) % 10, ((n / 10) | 0) % 10, n % 10].map((x) => 48 + x);
-  DIGITS4[n] = (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0;
-  const len = n >= 1000 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
-  const lead = d.slice(4 - len);
-  LEADING4[n] = lead.reduce((w, c, i) => w | (c << (8 * i)), 0) >>> 0;
-  LENGTH4[n] = len;
-}
-
-/** 0 ≤ x < 10^8 (an int32), no leading zeros. Returns the position after the digits; may store up to 3 bytes beyond it. */
-function writeBelow1e8(view: DataView, pos: number, x: number): number {
-  if (x < 10000) {
-    view.setUint32(pos, LEADING4[x], true);
-    return pos + LENGTH4[x];
-  }
-  // Int32 division by a constant: the JIT turns it into a multiplication.
-  const hi = (x / 10000) | 0;
-  view.setUint32(pos, LEADING4[hi], true);
-  pos += LENGTH4[hi];
-  view.setUint32(pos, DIGITS4[x - hi * 10000], true);
-  return pos + 4;
-}
-
-/**
- * An integral 0 ≤ v < 2^53, in int32 arithmetic after one split at 10^8. The
- * split multiplies by 10^-8 instead of dividing (several times slower) and
- * corrects the quotient by one where rounding moved it; `hi * 1e8` and
- * `v - hi * 1e8` are exact because both stay below 2^53.
- */
-function writeUnsigned(view: DataView, pos: number, v: number): number {
-  if (v < 1e8) return writeBelow1e8(view, pos, v | 0);
-  let hi = Math.floor(v * 1e-8);
-  let lo = v - hi * 1e8;
-  if (lo < 0) {
-    hi -= 1;
-    lo += 1e8;
-  } else if (lo >= 1e8) {
-    hi += 1;
-    lo -= 1e8;
-  }
-  pos = writeBelow1e8(view, pos, hi | 0);
-  const low = lo | 0;
-  const mid = (low / 10000) | 0;
-  view.setUint32(pos, DIGITS4[mid], true);
-  view.setUint32(pos + 4, DIGITS4[low - mid * 10000], true);
-  return pos + 8;
-}
-
-/**
- * Copies `s` when it is plain ASCII without characters of class `cls`, four
- * characters per 32-bit store. Returns the position after it, or -1 (and the
- * bytes written must be ignored) when `s` needs escaping or UTF-8 encoding.
- * The caller has reserved `s.length + 4` bytes.
- */
-function copyPlain(view: DataView, buf: Buffer, pos: number, s: string, cls: number): number {
-  const len = s.length;
-  let i = 0;
-  for (; i + 4 <= len; i += 4) {
-    const c0 = s.charCodeAt(i);
-    const c1 = s.charCodeAt(i + 1);
-    const c2 = s.charCodeAt(i + 2);
-    const c3 = s.charCodeAt(i + 3);
-    if ((c0 | c1 | c2 | c3) >= 128 || ((CLASS[c0] | CLASS[c1] | CLASS[c2] | CLASS[c3]) & cls) !== 0) return -1;
-    view.setUint32(pos + i, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24), true);
-  }
-  for (; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || (CLASS[c] & cls) !== 0) return -1;
-    buf[pos + i] = c;
-  }
-  return pos + len;
-}
-
-/**
- * Encoded bytes of a constant element, zero-padded to whole 8-byte words
- * (at least four) and held as float64 words: one 8-byte store copies eight
- * bytes, and elements of up to 32 bytes (most keys) are copied by the same
- * four stores, without a loop or a branch on their length. No word is a NaN pattern (that needs a 0x7F or 0xFF
- * top byte after a byte of 0xF0 or more, which valid UTF-8 and zero padding
- * never have), so the bits survive a float64 load and store; `exact` checks it.
- */
-interface EncodedText {
-  readonly words: Float64Array;
-  readonly length: number;
-  /** The words copy back to exactly these bytes (else copyEncoded stores bytes). */
-  readonly exact: boolean;
-  readonly bytes: Uint8Array;
-}
-
-/** How far past an element copyEncoded may store (zero padding that what follows overwrites). */
-const OVERSHOOT = 32;
-
-function encodeText(text: string): EncodedText {
-  const bytes = Buffer.from(text, 'utf8');
-  const words = new Float64Array(Math.max(4, Math.ceil(bytes.length / 8)));
-  new Uint8Array(words.buffer).set(bytes);
-  return { words, length: bytes.length, exact: noNaN(words, 0, words.length), bytes };
-}
-
-/** True when none of words[from, to) reads as NaN: every other float64 survives a load and a store bit for bit. */
-function noNaN(words: Float64Array, from: number, to: number): boolean {
-  for (let j = from; j < to; j++) if (words[j] !== words[j]) return false;
-  return true;
-}
-
-/** Copies an encoded element; may store up to OVERSHOOT bytes beyond it, which the caller has reserved. */
-function copyEncoded(view: DataView, pos: number, e: EncodedText): number {
-  const w = e.words;
-  const n = e.length;
-  if (!e.exact) {
-    for (let j = 0; j < n; j++) view.setUint8(pos + j, e.bytes[j]);
-  } else if (n <= 32) {
-    view.setFloat64(pos, w[0], true);
-    view.setFloat64(pos + 8, w[1], true);
-    view.setFloat64(pos + 16, w[2], true);
-    view.setFloat64(pos + 24, w[3], true);
-  } else {
-    for (let j = 0; j < w.length; j++) view.setFloat64(pos + 8 * j, w[j], true);
-  }
-  return pos + n;
-}
-
-/**
- * Encodings of constant elements (measurement name, `,tagkey=`, `,fieldkey=`)
- * remembered by position: consecutive metrics of a measurement have the same
- * keys in the same positions, so a hit costs one string identity compare.
- * Metrics of two measurements in turn (a real server's ipvs_conn and
- * ipvs_conn_reuse) miss there and find the encoding in a map instead of
- * encoding it again.
- */
-class PositionalCache {
-  private readonly texts: string[] = [];
-  private readonly encoded: EncodedText[] = [];
-  private readonly known = new Map<string, EncodedText>();
-
-  constructor(private readonly encode: (text: string) => string) {}
-
-  get(i: number, text: string): EncodedText {
-    if (this.texts[i] === text) return this.encoded[i];
-    let e = this.known.get(text);
-    if (e === undefined) {
-      // Keys are few; a flood of distinct ones (string tags of unfrozen sets) must not grow it without bound.
-      if (this.known.size >= MAX_KNOWN_TEXTS) this.known.clear();
-      e = encodeText(this.encode(text));
-      this.known.set(text, e);
-    }
-    this.texts[i] = text;
-    this.encoded[i] = e;
-    return e;
-  }
-}
-
-const MAX_KNOWN_TEXTS = 4096;
 
 /** Recycled batch memory kept for reuse by default: two Buffers (one being sent, one being prepared) of up to 4 MiB. */
 const MAX_SPARES = 2;
@@ -444,7 +184,7 @@ export class LineProtocolSerializer {
         return this.writeInteger(pos, v as number | bigint, 105);
       case FieldType.Uint:
         if (this.uintSupport) return this.writeInteger(pos, v as number | bigint, 117);
-        if (typeof v === 'bigint' ? v > INT64_MAX : (v as number) >= 9223372036854775807) {
+        if (exceedsInt64(v as number | bigint)) {
           pos = copyEncoded(this.view, pos, CLIPPED);
           this.buf[pos] = 105;
           return pos + 1;
@@ -807,70 +547,6 @@ function planSchema(schema: FieldSchema, uintSupport: boolean): SchemaPlan {
   return plan;
 }
 
-/**
- * The encoded tags (`,key=value…`) of frozen TagSets, as 8-byte words one set
- * after another in one array, in the order they were first serialized (which
- * is gather order, so consecutive metrics read neighbouring memory). Shared by
- * every serializer: tags have no options. When full it is replaced by a new
- * one (twice the size, up to a limit) and each set is re-encoded on its next
- * use, which also sheds the sets that are gone.
- */
-class TagArena {
-  words = new Float64Array(128 * 1024);
-  top = 0;
-  generation = 0;
-  private bytes = new Uint8Array(this.words.buffer);
-
-  add(tags: TagSet): void {
-    const encoded = Buffer.from(tagsText(tags), 'utf8');
-    const n = (encoded.length + 7) >> 3;
-    // Three spare words stay after the last set: readers copy four words at a time.
-    if (this.top + n + 3 > this.words.length) this.renew(n + 3);
-    this.bytes.fill(0, 8 * this.top, 8 * (this.top + n));
-    this.bytes.set(encoded, 8 * this.top);
-    tags.lpGeneration = this.generation;
-    tags.lpLength = encoded.length;
-    // Valid UTF-8 and zero padding never read as NaN (see EncodedText); such a set would be written tag by tag.
-    if (!noNaN(this.words, this.top, this.top + n)) {
-      tags.lpOffset = -2;
-      return;
-    }
-    tags.lpOffset = this.top;
-    this.top += n;
-  }
-
-  private renew(atLeast: number): void {
-    let size = this.words.length < MAX_ARENA_WORDS ? this.words.length * 2 : this.words.length;
-    while (size < 2 * atLeast) size *= 2;
-    this.words = new Float64Array(size);
-    this.bytes = new Uint8Array(this.words.buffer);
-    this.top = 0;
-    this.generation++;
-  }
-}
-
-/** 64 MiB: 300,000 series of 200-byte tags. */
-const MAX_ARENA_WORDS = 8 * 1024 * 1024;
-const tagArena = new TagArena();
-
-/** The tags as written: `,key=value` for each, escaped; empty ones skipped. */
-function tagsText(tags: TagSet): string {
-  let text = '';
-  for (let i = 0; i < tags.keys.length; i++) {
-    const k = tagText(tags.keys[i]);
-    const v = tagText(tags.values[i]);
-    if (k !== '' && v !== '') text += ',' + k + '=' + v;
-  }
-  return text;
-}
-
 function compareFieldKeys(a: Field, b: Field): number {
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-}
-
-/** A tag key or value as written: escaped, trailing backslashes trimmed ('' = skip the tag). */
-function tagText(s: string): string {
-  let t = needsKeyEscape(s) ? escapeKey(s) : s;
-  if (t.charCodeAt(t.length - 1) === 92) t = trimTrailingBackslashes(t);
-  return t;
 }
