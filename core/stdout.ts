@@ -131,18 +131,19 @@ export async function exitAfterDrain(code: number): Promise<never> {
 }
 
 /**
- * Metrics streamed to a ByteSink as line protocol. Each batch is serialized
- * as soon as it is full, so metric objects die young (a gather's worth kept
- * as objects would be promoted and linger in the old generation); the bytes
- * wait, outside the JS heap, until the sink has taken the batch before them,
- * and their memory is then reused for a later batch.
+ * Metrics streamed to a ByteSink as line protocol. Each metric is serialized
+ * into the open batch as it arrives, so metric objects die young (a gather's
+ * worth kept as objects would be promoted and linger in the old generation);
+ * full batches wait, outside the JS heap, until the sink has taken the batch
+ * before them, and their memory is then reused for a later batch.
  */
 /** Serialized batches a MetricLineStream holds for the sink before producers are asked to wait. */
 const MAX_QUEUED_BATCHES = 4;
 
 export class MetricLineStream {
   private readonly queued: Buffer[] = [];
-  private filling: Metric[] = [];
+  /** Metrics in the open batch (-1: none open). */
+  private inBatch = -1;
   private pumping: Promise<void> | undefined;
   /** Producers waiting for the queue to shrink below MAX_QUEUED_BATCHES. */
   private roomWaiters: (() => void)[] = [];
@@ -152,27 +153,35 @@ export class MetricLineStream {
   queuedBytes = 0;
 
   private readonly serializer: LineProtocolSerializer;
+  private readonly onSkip = (): void => {
+    this.skipped++;
+  };
 
   constructor(
     private readonly sink: ByteSink,
     options: InfluxSerializerOptions = {},
     private readonly batchSize = 1000,
   ) {
-    // Enough spare batch buffers for the batches in flight while a gather goes on.
-    this.serializer = new LineProtocolSerializer({ ...options, spareBuffers: 8 });
+    // Enough spare batch buffers for the batches queued and the one being filled.
+    this.serializer = new LineProtocolSerializer({ ...options, spareBuffers: MAX_QUEUED_BATCHES + 2 });
   }
 
+  /** Serializes `m` into the open batch at once (the metric object can die young); a full batch is queued. */
   push(m: Metric): void {
-    this.filling.push(m);
-    if (this.filling.length >= this.batchSize) this.seal();
+    if (this.sink.closed) return;
+    if (this.inBatch < 0) {
+      this.serializer.startBatch();
+      this.inBatch = 0;
+    }
+    this.serializer.appendToBatch(m, this.onSkip);
+    if (++this.inBatch >= this.batchSize) this.seal();
   }
 
   private seal(): void {
-    const batch = this.filling;
-    this.filling = [];
-    if (this.sink.closed) return;
-    const bytes = this.serializer.serializeBatchToBuffer(batch, () => this.skipped++);
-    if (bytes.length === 0) return this.serializer.recycle(bytes);
+    if (this.inBatch < 0) return;
+    this.inBatch = -1;
+    const bytes = this.serializer.endBatch();
+    if (bytes.length === 0 || this.sink.closed) return this.serializer.recycle(bytes);
     this.queued.push(bytes);
     this.queuedBytes += bytes.length;
     this.pumping ??= this.pump();
@@ -191,7 +200,7 @@ export class MetricLineStream {
 
   /** Writes everything pushed so far; resolves when the sink has it (or the reader is gone). */
   flush(): Promise<void> {
-    if (this.filling.length > 0) this.seal();
+    this.seal();
     return this.pumping ?? Promise.resolve();
   }
 

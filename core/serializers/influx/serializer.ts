@@ -13,8 +13,17 @@
 import { FieldType, type Field, type FieldSchema, type FieldValue, type Metric } from '../../metric';
 import { escapeKey, escapeName, escapeStringValue, KEY, STRING, tagsText, tagText } from './escape';
 import { exceedsInt64, formatFloat, INT64_MAX_STR, integerText } from './numbers';
-import { tagArena } from './tag_arena';
-import { copyEncoded, copyPlain, encodeText, OVERSHOOT, PositionalCache, writeUnsigned, type EncodedText } from './writer';
+import * as arena from './tag_arena';
+import * as writer from './writer';
+import { encodeText, OVERSHOOT, PositionalCache, type EncodedText } from './writer';
+
+// The per-byte primitives and the arena as module-local constants: TypeScript's
+// CommonJS output would otherwise load each from the other module's exports
+// object on every call (measured: about 3% of the serializer bench).
+const copyEncoded = writer.copyEncoded;
+const copyPlain = writer.copyPlain;
+const writeUnsigned = writer.writeUnsigned;
+const tagArena = arena.tagArena;
 
 export interface InfluxSerializerOptions {
   uintSupport?: boolean;
@@ -116,6 +125,8 @@ export class LineProtocolSerializer {
   private readonly plans = new WeakMap<FieldSchema, SchemaPlan>();
   private lastSchema: FieldSchema | undefined;
   private lastPlan: SchemaPlan | undefined;
+  /** The scratch Buffer while a batch is open (the batch's memory is `buf` meanwhile). */
+  private batchScratch: Buffer | undefined;
 
   constructor(opts: InfluxSerializerOptions = {}) {
     this.uintSupport = opts.uintSupport ?? false;
@@ -416,6 +427,7 @@ export class LineProtocolSerializer {
 
   /** Serializes one metric to one or more lines (each ending in `\n`). Throws MetricSerializeError. */
   serialize(m: Metric): string {
+    if (this.batchScratch !== undefined) throw new Error('serialize() while a batch is open');
     this.pos = 0;
     this.writeMetric(m);
     const line = this.buf.toString('utf8', 0, this.pos);
@@ -470,27 +482,64 @@ export class LineProtocolSerializer {
    * the serializing itself); a Buffer never recycled is simply collected.
    */
   serializeBatchToBuffer(metrics: readonly Metric[], onSkip?: (err: MetricSerializeError, m: Metric) => void): Buffer {
-    const scratch = this.buf;
+    this.startBatch();
+    try {
+      for (let i = 0; i < metrics.length; i++) this.appendToBatch(metrics[i], onSkip);
+      return this.endBatch();
+    } finally {
+      this.abandonBatch();
+    }
+  }
+
+  /**
+   * Opens a batch that metrics are appended to one at a time
+   * (`appendToBatch`) as they are made, so that none needs to be kept until a
+   * whole batch is there; `endBatch` returns it as serializeBatchToBuffer
+   * does. One batch at a time, and `serialize` waits until it has ended.
+   */
+  startBatch(): void {
+    if (this.batchScratch !== undefined) throw new Error('a batch is already open');
+    this.batchScratch = this.buf;
     const spare = this.spares.pop();
     this.setBuffer(spare !== undefined ? Buffer.from(spare) : Buffer.allocUnsafeSlow(this.batchCapacity));
     this.pos = 0;
+  }
+
+  /** Appends a metric to the open batch; false (after `onSkip`) when it cannot be serialized, as Telegraf skips it. */
+  appendToBatch(m: Metric, onSkip?: (err: MetricSerializeError, m: Metric) => void): boolean {
     try {
-      for (let i = 0; i < metrics.length; i++) {
-        try {
-          this.writeMetric(metrics[i]);
-        } catch (err) {
-          if (err instanceof MetricSerializeError) onSkip?.(err, metrics[i]);
-          else throw err;
-        }
-      }
-      const out = this.buf.subarray(0, this.pos);
-      // The next batch starts at the size this one needed (within reason), so it need not grow again.
-      if (this.buf.length > this.batchCapacity) this.batchCapacity = Math.min(this.buf.length, MAX_SPARE_BYTES);
-      this.lent.add(out.buffer);
-      return out;
-    } finally {
-      this.setBuffer(scratch);
+      this.writeMetric(m);
+      return true;
+    } catch (err) {
+      if (!(err instanceof MetricSerializeError)) throw err;
+      onSkip?.(err, m);
+      return false;
     }
+  }
+
+  /** Bytes in the open batch. */
+  get batchBytes(): number {
+    return this.batchScratch === undefined ? 0 : this.pos;
+  }
+
+  /** Ends the open batch and returns its bytes (hand them back with `recycle` once written). */
+  endBatch(): Buffer {
+    const scratch = this.batchScratch;
+    if (scratch === undefined) throw new Error('no batch is open');
+    const out = this.buf.subarray(0, this.pos);
+    // The next batch starts at the size this one needed (within reason), so it need not grow again.
+    if (this.buf.length > this.batchCapacity) this.batchCapacity = Math.min(this.buf.length, MAX_SPARE_BYTES);
+    this.lent.add(out.buffer);
+    this.batchScratch = undefined;
+    this.setBuffer(scratch);
+    return out;
+  }
+
+  /** Closes a batch left open by an unexpected error (its bytes are dropped). */
+  private abandonBatch(): void {
+    if (this.batchScratch === undefined) return;
+    this.setBuffer(this.batchScratch);
+    this.batchScratch = undefined;
   }
 
   /**
