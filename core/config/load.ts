@@ -150,14 +150,16 @@ function optDuration(v: unknown): bigint | undefined {
 
 function filterOf(o: Record<string, unknown>): FilterConfig {
   const list = (k: string): string[] | undefined => o[k] as string[] | undefined;
-  const merge = (a?: string[], b?: string[]): string[] | undefined => (a || b ? [...(a ?? []), ...(b ?? [])] : undefined);
+  // Telegraf appends the deprecated aliases to the current key's list (config/config.go buildFilter).
+  const merge = (...lists: (string[] | undefined)[]): string[] | undefined =>
+    lists.some((l) => l !== undefined) ? lists.flatMap((l) => l ?? []) : undefined;
   return {
     namepass: list('namepass'),
     namepass_separator: o.namepass_separator as string | undefined,
     namedrop: list('namedrop'),
     namedrop_separator: o.namedrop_separator as string | undefined,
-    fieldinclude: merge(list('fieldinclude'), list('fieldpass')),
-    fieldexclude: merge(list('fieldexclude'), list('fielddrop')),
+    fieldinclude: merge(list('pass'), list('fieldpass'), list('fieldinclude')),
+    fieldexclude: merge(list('drop'), list('fielddrop'), list('fieldexclude')),
     tagpass: o.tagpass as Record<string, string[]> | undefined,
     tagdrop: o.tagdrop as Record<string, string[]> | undefined,
     taginclude: list('taginclude'),
@@ -180,6 +182,8 @@ const COMMON_KEYS = new Set([
   'fieldexclude',
   'fieldpass',
   'fielddrop',
+  'pass',
+  'drop',
   'tagpass',
   'tagdrop',
   'taginclude',

@@ -77,6 +77,8 @@ const filterProperties = {
   fieldexclude: globList,
   fieldpass: globList,
   fielddrop: globList,
+  pass: globList,
+  drop: globList,
   tagpass: tagGlobTable,
   tagdrop: tagGlobTable,
   taginclude: globList,
@@ -111,8 +113,8 @@ export const outputCommonProperties: Record<string, unknown> = {
 };
 
 /** Keys Telegraf accepts in every input/output section that lvsagent ignores with a warning. */
-export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'pass', 'drop', 'order'];
-export const outputTelegrafOnlyKeys = ['metricpass', 'pass', 'drop', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
+export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'order'];
+export const outputTelegrafOnlyKeys = ['metricpass', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
 
 export function makeAjv(): Ajv {
   const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false, allowUnionTypes: true });
