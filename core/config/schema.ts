@@ -9,6 +9,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../plugin';
 import { parseDuration } from './duration';
 import { globError } from '../filter/glob';
+import { isCipherSuiteName } from '../tls';
 
 /**
  * A duration option: Go text or seconds, checked by the `duration` keyword
@@ -146,6 +147,7 @@ export function makeAjv(): Ajv {
     type: 'string',
     validate: (s: string) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(s),
   });
+  ajv.addFormat('tls_cipher_suite', { type: 'string', validate: isCipherSuiteName });
   ajv.addFormat('uri', { type: 'string', validate: (s: string) => /^[a-z][a-z0-9+.-]*:/i.test(s) });
   return ajv;
 }
