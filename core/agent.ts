@@ -90,7 +90,7 @@ export class Agent {
     const explicitPrecision = s.precisionNs || a.precisionNs;
     const precisionNs = explicitPrecision || (this.options.defaultPrecisionNs ?? defaultPrecision(intervalNs));
     const log = new Logger(s.alias ? `inputs.${s.name}::${s.alias}` : `inputs.${s.name}`, s.logLevel);
-    const input = plugin.create(s.options, { log, section: s.section, intervalNs, oneShot: !!this.options.oneShot });
+    const input = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs, oneShot: !!this.options.oneShot }));
     return new RunningInput(
       {
         name: s.name,
@@ -117,7 +117,7 @@ export class Agent {
     if (!plugin) throw new Error(`undefined but requested output: ${s.name}`);
     const a = this.config.agent;
     const log = new Logger(s.alias ? `outputs.${s.name}::${s.alias}` : `outputs.${s.name}`, s.logLevel);
-    const output = plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot });
+    const output = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot }));
     const ro = new RunningOutput(
       {
         name: s.name,
@@ -417,6 +417,15 @@ function stableJson(v: unknown): string {
       .join(',')}}`;
   }
   return typeof v === 'bigint' ? v.toString() : JSON.stringify(v) ?? 'null';
+}
+
+/** Runs a plugin's create(); an error names the file and section it came from. */
+function createNamed<T>(s: InputSection | OutputSection, create: () => T): T {
+  try {
+    return create();
+  } catch (err) {
+    throw new Error(`${s.file}: ${s.section}: ${(err as Error).message}`);
+  }
 }
 
 /** The promise's value, or undefined when `ms` passed first. */

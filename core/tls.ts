@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, createSecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 
 export const TLS_VERSIONS: Record<string, tls.SecureVersion> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
@@ -113,6 +113,7 @@ export function clientTlsOptions(t: TlsClientOptions | undefined): tls.Connectio
     o.cert = read('tls_cert', t.tls_cert);
     o.key = read('tls_key', t.tls_key);
     if (t.tls_key_pwd) o.passphrase = t.tls_key_pwd;
+    checkKeyPair(o);
   }
   const min = version('tls_min_version', t.tls_min_version);
   if (min) o.minVersion = min;
@@ -150,6 +151,7 @@ export function serverTlsOptions(t: TlsServerOptions): ServerTls | undefined {
   if (!t.tls_cert || !t.tls_key) throw new TlsConfigError('tls_cert and tls_key must both be set to serve TLS');
   const o: tls.TlsOptions = { cert: read('tls_cert', t.tls_cert), key: read('tls_key', t.tls_key), minVersion: 'TLSv1.2' };
   if (t.tls_key_pwd) o.passphrase = t.tls_key_pwd;
+  checkKeyPair(o);
   if (t.tls_allowed_cacerts?.length) {
     o.ca = t.tls_allowed_cacerts.map((f) => read('tls_allowed_cacerts', f));
     o.requestCert = true;
@@ -173,6 +175,15 @@ export function serverTlsOptions(t: TlsServerOptions): ServerTls | undefined {
         }
       : undefined;
   return { options: o, checkClient };
+}
+
+/** Loads the certificate and key now, so a wrong tls_key_pwd or a mismatched pair fails at start-up, not at each connection. */
+function checkKeyPair(o: tls.SecureContextOptions): void {
+  try {
+    createSecureContext({ cert: o.cert, key: o.key, passphrase: o.passphrase });
+  } catch (e) {
+    throw new TlsConfigError(`tls_key: could not load the certificate and key${o.passphrase === undefined ? ' (encrypted? set tls_key_pwd)' : ''}: ${(e as Error).message}`);
+  }
 }
 
 function dnsNames(cert: X509Certificate): string[] {

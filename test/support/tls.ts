@@ -32,14 +32,17 @@ export interface TestPki {
   /** The server key, PKCS#8-encrypted with `keyPassword` when one was given (Telegraf decrypts only that form). */
   serverKey: string;
   clientCert: string;
+  /** The client key, encrypted like the server key. */
   clientKey: string;
+  /** The server key unencrypted (for a Node test server). */
+  plainServerKey: string;
 }
 
 /**
  * A CA, a server certificate (RSA, for localhost and 127.0.0.1) and a client
  * certificate carrying `clientDns` as DNS names, all signed by the CA, in files.
  */
-export function testPki(opts: { clientDns: string[]; keyPassword?: string }): TestPki {
+export function testPki(opts: { clientDns: string[]; keyPassword?: string; serverSan?: string }): TestPki {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lvsagent-pki-'));
   const f = (n: string): string => path.join(dir, n);
   const run = (args: string[]): void => {
@@ -54,12 +57,14 @@ export function testPki(opts: { clientDns: string[]; keyPassword?: string }): Te
     run(['req', '-new', ...keyArgs, '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`, '-addext', `subjectAltName=${san}`]);
     run(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-copy_extensions', 'copy', '-out', f(`${name}.crt`)]);
   };
-  leaf('server', ['-newkey', 'rsa:2048'], 'DNS:localhost,IP:127.0.0.1');
+  leaf('server', ['-newkey', 'rsa:2048'], opts.serverSan ?? 'DNS:localhost,IP:127.0.0.1');
   leaf('client', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'], opts.clientDns.length ? opts.clientDns.map((d) => `DNS:${d}`).join(',') : 'email:client@example.invalid');
   let serverKey = f('server.key');
+  let clientKey = f('client.key');
   if (opts.keyPassword !== undefined) {
-    run(['pkcs8', '-topk8', '-in', serverKey, '-out', f('server.enc.key'), '-v2', 'aes-256-cbc', '-passout', `pass:${opts.keyPassword}`]);
+    for (const name of ['server', 'client']) run(['pkcs8', '-topk8', '-in', f(`${name}.key`), '-out', f(`${name}.enc.key`), '-v2', 'aes-256-cbc', '-passout', `pass:${opts.keyPassword}`]);
     serverKey = f('server.enc.key');
+    clientKey = f('client.enc.key');
   }
-  return { dir, caFile: f('ca.crt'), serverCert: f('server.crt'), serverKey, clientCert: f('client.crt'), clientKey: f('client.key') };
+  return { dir, caFile: f('ca.crt'), serverCert: f('server.crt'), serverKey, clientCert: f('client.crt'), clientKey, plainServerKey: f('server.key') };
 }

@@ -172,7 +172,7 @@ describe('server TLS keys (Telegraf plugins/common/tls/server.go 14-19)', () => 
   test('tls_allowed_dns_names: the client certificate must carry one of the names', async (t) => {
     const p = setup(t);
     if (!p) return;
-    const client = { ca: fs.readFileSync(p.caFile), cert: fs.readFileSync(p.clientCert), key: fs.readFileSync(p.clientKey) };
+    const client = { ca: fs.readFileSync(p.caFile), cert: fs.readFileSync(p.clientCert), key: fs.readFileSync(p.clientKey), passphrase: 'secret' };
     const base = { tls_cert: p.serverCert, tls_key: p.serverKey, tls_key_pwd: 'secret', tls_allowed_cacerts: [p.caFile] };
     const ok = await serve({ ...base, tls_allowed_dns_names: ['other.example', 'scraper.example'] });
     assert.equal((await httpsGet(ok.server.url(), client)).status, 'HTTP/1.1 200 OK');
