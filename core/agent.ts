@@ -70,7 +70,8 @@ export class Agent {
   ) {
     const globalTags = { ...config.globalTags };
     const hostTag = options.hostTag ?? config.agent.omitHostname !== true;
-    if (hostTag && !('host' in globalTags)) globalTags.host = config.agent.hostname;
+    // The agent's host name (configured or the OS's) replaces a `host` in [global_tags], as Telegraf (config/config.go 670-681).
+    if (hostTag) globalTags.host = config.agent.hostname;
     for (const s of config.inputs) this.inputs.push(this.buildInput(s, globalTags));
     if (options.runOutputs ?? !options.manualGather) {
       const ids = outputIdentities(config.outputs);
@@ -97,7 +98,8 @@ export class Agent {
         alias: s.alias,
         intervalNs,
         precisionNs,
-        collectionJitterNs: s.collectionJitterNs || a.collectionJitterNs,
+        // A per-input collection_jitter applies even when "0s" (Telegraf agent/agent.go 419-423); offset and precision only when non-zero.
+        collectionJitterNs: s.collectionJitterNs ?? a.collectionJitterNs,
         collectionOffsetNs: s.collectionOffsetNs || a.collectionOffsetNs,
         nameOverride: s.nameOverride,
         namePrefix: s.namePrefix,

@@ -90,6 +90,8 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
+export const DEFAULT_METRIC_BATCH_SIZE = 1000;
+export const DEFAULT_METRIC_BUFFER_LIMIT = 10000;
 export const DEFAULT_CONFIG_FILE = '/etc/lvsagent/lvsagent.conf';
 export const DEFAULT_CONFIG_DIR = '/etc/lvsagent/lvsagent.d';
 
@@ -255,7 +257,18 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
       const line = locateKey(text, header, occurrence, key);
       return `${file}${line ? `:${line}` : ''}: ${section}`;
     };
+    // `[tags]` is Telegraf's alias of `[global_tags]`, read first, so `[global_tags]` wins within a file (config/config.go 637).
+    for (const top of ['tags', 'global_tags']) {
+      const value = data[top];
+      if (value === undefined) continue;
+      if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${file}: invalid configuration, bad table name "${top}"`);
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw new ConfigError(`${where(`[${top}]`, new RegExp(`^\\s*\\[${top}\\]`), 1, k)}: tag "${k}": expected string, got ${JSON.stringify(v)}`);
+        globalTags[k] = v;
+      }
+    }
     for (const [top, value] of Object.entries(data)) {
+      if (top === 'tags' || top === 'global_tags') continue;
       if (top === 'agent') {
         const table = value as Record<string, unknown>;
         for (const [k, v] of Object.entries(table)) {
@@ -266,10 +279,6 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
           agentRaw[k] = v;
           agentFile[k] = file;
         }
-        continue;
-      }
-      if (top === 'global_tags') {
-        Object.assign(globalTags, toStringRecord(value));
         continue;
       }
       if (top === 'processors' || top === 'aggregators') {
@@ -334,8 +343,9 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
                   ...base,
                   flushIntervalNs: optDuration(table.flush_interval),
                   flushJitterNs: optDuration(table.flush_jitter),
-                  metricBatchSize: table.metric_batch_size as number | undefined,
-                  metricBufferLimit: table.metric_buffer_limit as number | undefined,
+                  // 0 means "not set": the agent's value (Telegraf models/running_output.go 99-110).
+                  metricBatchSize: (table.metric_batch_size as number | undefined) || undefined,
+                  metricBufferLimit: (table.metric_buffer_limit as number | undefined) || undefined,
                 });
               }
             } catch (e) {
@@ -345,7 +355,7 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
         }
         continue;
       }
-      throw new ConfigError(`${file}: unknown top-level section "${top}"; expected agent, global_tags, inputs, outputs, processors or aggregators`);
+      throw new ConfigError(`${file}: unknown top-level section "${top}"; expected agent, global_tags (or tags), inputs, outputs, processors or aggregators`);
     }
   }
 
@@ -364,8 +374,9 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   const agent: AgentSettings = {
     intervalNs: parseDuration(a.interval),
     roundInterval: a.round_interval as boolean,
-    metricBatchSize: a.metric_batch_size as number,
-    metricBufferLimit: a.metric_buffer_limit as number,
+    // 0 means the default, as Telegraf (models/running_output.go 102-110).
+    metricBatchSize: (a.metric_batch_size as number) || DEFAULT_METRIC_BATCH_SIZE,
+    metricBufferLimit: (a.metric_buffer_limit as number) || DEFAULT_METRIC_BUFFER_LIMIT,
     collectionJitterNs: parseDuration(a.collection_jitter),
     collectionOffsetNs: parseDuration(a.collection_offset),
     flushIntervalNs: parseDuration(a.flush_interval),

@@ -20,7 +20,8 @@ const duration = { type: ['string', 'integer', 'number'], duration: 'nonnegative
 const positiveDuration = { type: ['string', 'integer', 'number'], duration: 'positive' };
 /** Counts of metrics: beyond this a buffer could not be allocated. */
 const MAX_METRIC_COUNT = 2 ** 31 - 1;
-const metricCount = { type: 'integer', minimum: 1, maximum: MAX_METRIC_COUNT };
+/** 0 means "the default" (Telegraf models/running_output.go 99-110). */
+const metricCount = { type: 'integer', minimum: 0, maximum: MAX_METRIC_COUNT };
 const globList = { type: 'array', items: { type: 'string', format: 'glob' } };
 const tagTable = { type: 'object', additionalProperties: { type: 'string' } };
 const tagGlobTable = { type: 'object', additionalProperties: globList };
