@@ -10,6 +10,7 @@ import type { JsonSchema } from '../plugin';
 import { parseDuration } from './duration';
 import { globError } from '../filter/glob';
 import { isCipherSuiteName } from '../tls';
+import { virtualServerPatternError } from '../ipvs/vsfilter';
 
 /**
  * A duration option: Go text or seconds, checked by the `duration` keyword
@@ -143,6 +144,17 @@ export function makeAjv(): Ajv {
     },
   });
   ajv.addFormat('glob', { type: 'string', validate: (s: string) => globError(s) === undefined });
+  // `"virtual_server": true`: an IPVS service pattern (core/ipvs/vsfilter.ts), with the reason when it is bad.
+  ajv.addKeyword({
+    keyword: 'virtual_server',
+    schemaType: 'boolean',
+    errors: true,
+    validate: function validateVirtualServer(_on: boolean, data: unknown): boolean {
+      const problem = typeof data === 'string' ? virtualServerPatternError(data) : undefined;
+      (validateVirtualServer as unknown as { errors: Partial<ErrorObject>[] }).errors = problem ? [{ keyword: 'virtual_server', message: problem, params: {} }] : [];
+      return problem === undefined;
+    },
+  });
   // Formats plugins may use without pulling ajv-formats in.
   ajv.addFormat('cidr', {
     type: 'string',
@@ -180,6 +192,7 @@ export function describeAjvError(e: ErrorObject, data: unknown): { key: string; 
   let value: unknown = data;
   for (const p of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
   const shown = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
+  if (e.keyword === 'virtual_server') return { key, message: `option "${key}": ${e.message}` };
   if (e.keyword === 'duration') return { key, message: `option "${key}"${/^must /.test(e.message ?? '') ? ' ' : ': '}${e.message}` };
   if (e.keyword === 'format') {
     const what = (e.params as { format: string }).format;
