@@ -53,6 +53,7 @@ export const agentSchema: JsonSchema = {
 /** `[agent]` keys Telegraf accepts that lvsagent ignores with one warning. */
 export const agentTelegrafOnlyKeys = [
   'logformat',
+  'structured_log_message_key',
   'log_with_timezone',
   'logfile_rotation_interval',
   'logfile_rotation_max_size',
@@ -66,6 +67,7 @@ export const agentTelegrafOnlyKeys = [
   'buffer_directory',
   'buffer_disk_sync',
   'snmp_translator',
+  'config_url_retry_attempts',
   'utc',
   'flush_buffer_when_full',
   'metric_buffer_limit_strategy',
