@@ -121,8 +121,8 @@ export const outputCommonProperties: Record<string, unknown> = {
 export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'order'];
 export const outputTelegrafOnlyKeys = ['metricpass', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
 
-export function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false, allowUnionTypes: true });
+export function makeAjv(opts: { allErrors?: boolean } = {}): Ajv {
+  const ajv = new Ajv({ allErrors: opts.allErrors ?? false, useDefaults: true, strict: false, allowUnionTypes: true });
   // `"duration": "nonnegative" | "positive"`: usable in plugin schemas too (a duration given as a number is checked as well).
   const checkDuration = (kind: 'nonnegative' | 'positive', data: unknown): string | undefined => {
     let ns: bigint;
