@@ -73,7 +73,8 @@ export class Agent {
   ) {
     const globalTags = { ...config.globalTags };
     const hostTag = options.hostTag ?? config.agent.omitHostname !== true;
-    if (hostTag && !('host' in globalTags)) globalTags.host = config.agent.hostname;
+    // The agent's host name (configured or the OS's) replaces a `host` in [global_tags], as Telegraf (config/config.go 670-681).
+    if (hostTag) globalTags.host = config.agent.hostname;
     for (const s of config.inputs) this.inputs.push(this.buildInput(s, globalTags));
     if (options.runOutputs ?? !options.manualGather) {
       const ids = outputIdentities(config.outputs);
@@ -93,14 +94,15 @@ export class Agent {
     const explicitPrecision = s.precisionNs || a.precisionNs;
     const precisionNs = explicitPrecision || (this.options.defaultPrecisionNs ?? defaultPrecision(intervalNs));
     const log = new Logger(s.alias ? `inputs.${s.name}::${s.alias}` : `inputs.${s.name}`, s.logLevel);
-    const input = plugin.create(s.options, { log, section: s.section, intervalNs, oneShot: !!this.options.oneShot });
+    const input = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs, oneShot: !!this.options.oneShot }));
     return new RunningInput(
       {
         name: s.name,
         alias: s.alias,
         intervalNs,
         precisionNs,
-        collectionJitterNs: s.collectionJitterNs || a.collectionJitterNs,
+        // A per-input collection_jitter applies even when "0s" (Telegraf agent/agent.go 419-423); offset and precision only when non-zero.
+        collectionJitterNs: s.collectionJitterNs ?? a.collectionJitterNs,
         collectionOffsetNs: s.collectionOffsetNs || a.collectionOffsetNs,
         nameOverride: s.nameOverride,
         namePrefix: s.namePrefix,
@@ -120,7 +122,7 @@ export class Agent {
     if (!plugin) throw new Error(`undefined but requested output: ${s.name}`);
     const a = this.config.agent;
     const log = new Logger(s.alias ? `outputs.${s.name}::${s.alias}` : `outputs.${s.name}`, s.logLevel);
-    const output = plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot });
+    const output = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot }));
     const ro = new RunningOutput(
       {
         name: s.name,
@@ -460,6 +462,15 @@ function stableJson(v: unknown): string {
       .join(',')}}`;
   }
   return typeof v === 'bigint' ? v.toString() : JSON.stringify(v) ?? 'null';
+}
+
+/** Runs a plugin's create(); an error names the file and section it came from. */
+function createNamed<T>(s: InputSection | OutputSection, create: () => T): T {
+  try {
+    return create();
+  } catch (err) {
+    throw new Error(`${s.file}: ${s.section}: ${(err as Error).message}`);
+  }
 }
 
 /** The promise's value, or undefined when `ms` passed first. */

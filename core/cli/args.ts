@@ -4,7 +4,8 @@
  */
 
 export interface CliArgs {
-  command: 'run' | 'config' | 'help' | 'version';
+  /** `config` prints a sample (`config create`, Telegraf's name); `config-check` validates (`config check`). */
+  command: 'run' | 'config' | 'config-check' | 'help' | 'version' | 'usage' | 'input-list' | 'output-list';
   configs: string[];
   configDirectories: string[];
   test: boolean;
@@ -16,12 +17,18 @@ export interface CliArgs {
   outputFilter?: string[];
   debug: boolean;
   quiet: boolean;
+  /** Written after start-up, removed on exit. */
+  pidfile?: string;
+  /** Reload on config changes: inotify (`notify`) or stat polling every 250 ms (`poll`), as Telegraf. */
+  watchConfig?: 'notify' | 'poll';
+  /** The plugin whose sample section `--usage` prints. */
+  usage?: string;
 }
 
 export class UsageError extends Error {}
 
-const VALUE_FLAGS = new Set(['config', 'config-directory', 'input-filter', 'output-filter', 'poll-interval', 'poll_interval', 'test-wait']);
-const BOOL_FLAGS = new Set(['test', 'once', 'execd', 'debug', 'quiet', 'help', 'h', 'version']);
+const VALUE_FLAGS = new Set(['config', 'config-directory', 'input-filter', 'output-filter', 'poll-interval', 'poll_interval', 'test-wait', 'pidfile', 'watch-config', 'usage']);
+const BOOL_FLAGS = new Set(['test', 'once', 'execd', 'debug', 'quiet', 'help', 'h', 'version', 'input-list', 'output-list']);
 
 export function parseArgs(argv: string[]): CliArgs {
   const a: CliArgs = {
@@ -35,10 +42,15 @@ export function parseArgs(argv: string[]): CliArgs {
     debug: false,
     quiet: false,
   };
+  let sub = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('-')) {
       if (arg === 'config' && a.command === 'run') a.command = 'config';
+      else if (arg === 'check' && a.command === 'config' && !sub) {
+        a.command = 'config-check';
+        sub = true;
+      } else if (arg === 'create' && a.command === 'config' && !sub) sub = true;
       else if (arg === 'version' && a.command === 'run') a.command = 'version';
       else if (arg === 'help' && a.command === 'run') a.command = 'help';
       else throw new UsageError(`unexpected argument "${arg}"`);
@@ -73,6 +85,17 @@ export function parseArgs(argv: string[]): CliArgs {
         case 'poll_interval':
           a.pollIntervalNs = value;
           break;
+        case 'pidfile':
+          a.pidfile = value;
+          break;
+        case 'watch-config':
+          if (value !== 'notify' && value !== 'poll') throw new UsageError(`invalid --watch-config "${value}": expected notify or poll`);
+          a.watchConfig = value;
+          break;
+        case 'usage':
+          a.command = 'usage';
+          a.usage = value;
+          break;
         case 'test-wait':
           a.testWaitSec = Number(value);
           if (!Number.isFinite(a.testWaitSec) || a.testWaitSec < 0) throw new UsageError(`invalid -test-wait "${value}"`);
@@ -89,6 +112,12 @@ export function parseArgs(argv: string[]): CliArgs {
           break;
         case 'version':
           a.command = 'version';
+          break;
+        case 'input-list':
+          if (on) a.command = 'input-list';
+          break;
+        case 'output-list':
+          if (on) a.command = 'output-list';
           break;
         case 'test':
           a.test = on;
@@ -119,7 +148,12 @@ export const USAGE = `lvsagent, a Telegraf-compatible metrics agent for IPVS/LVS
 
 Usage:
   lvsagent [--config FILE]... [--config-directory DIR]... [flags]
-  lvsagent config            print a complete sample configuration
+  lvsagent config [create]   print a complete sample configuration
+  lvsagent config check [--config FILE]... [--config-directory DIR]...
+                             validate the configuration; every problem is listed, exit 1 if any
+  lvsagent --usage PLUGIN    print the sample section of one input or output plugin
+  lvsagent --input-list | --output-list
+                             list the available plugins
   lvsagent --help | --version
 
 Flags:
@@ -133,6 +167,9 @@ Flags:
   --poll-interval DURATION   with --execd: also gather on this schedule (Telegraf signal = "none")
   --input-filter a:b         run only these inputs
   --output-filter x:y        run only these outputs
+  --pidfile FILE             write the process id to FILE once started; removed on exit
+  --watch-config notify|poll reload the configuration when a --config file or --config-directory
+                             changes (inotify, or polling every 250 ms), as on SIGHUP
   --debug                    debug logging
   --quiet                    errors only
 

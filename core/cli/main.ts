@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { Agent } from '../agent';
 import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig, type LoadedConfig } from '../config/load';
 import { formatDuration, parseDuration } from '../config/duration';
-import { agentLog, configureLogging } from '../log';
+import { agentLog, configureLogging, Logger } from '../log';
 import { loadRegistry, type PluginRegistry } from '../registry';
 import { exitAfterDrain, MetricLineStream, stdout } from '../stdout';
 import { version } from '../version';
@@ -23,6 +23,7 @@ import { parseArgs, USAGE, UsageError, type CliArgs } from './args';
 import { sampleConfig } from './sample';
 import { runExecd } from './execd';
 import { reloadAgent } from './reload';
+import { watchConfig, type ConfigWatcher } from './watch';
 
 function fail(msg: string, code = 1): Promise<never> {
   process.stderr.write(`E! ${msg}\n`);
@@ -112,13 +113,20 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
   await agent.start();
   agent.run();
 
+  if (args.pidfile) writePidfile(args.pidfile);
+
   // Reloads run one at a time; a stop waits for a reload in progress, not for flushes.
   let reloading: Promise<void> = Promise.resolve();
+  let reloadQueued = false;
   onSignal('SIGUSR1', () => void agent.flushAll());
   onSignal('SIGUSR2', () => agentLog.debug('SIGUSR2 ignored'));
-  onSignal('SIGHUP', () => {
+  // SIGHUP and --watch-config reload alike: all or nothing (a bad new config keeps the running one).
+  const reload = (why: string): void => {
+    if (reloadQueued) return;
+    reloadQueued = true;
     reloading = reloading.then(async () => {
-      agentLog.info('Reloading config');
+      reloadQueued = false;
+      agentLog.info(`Reloading config (${why})`);
       let next: LoadedConfig;
       try {
         next = loadForArgs(args, registry);
@@ -142,12 +150,20 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
       agent.run();
       agentLog.info(cfg === next ? 'Reloaded config' : 'Running the previous configuration again');
     });
-  });
+  };
+  onSignal('SIGHUP', () => reload('SIGHUP'));
+  let watcher: ConfigWatcher | undefined;
+  if (args.watchConfig) {
+    const sources = resolveConfigSources(args);
+    watcher = watchConfig(sources, args.watchConfig, (what) => reload(`${what} changed`), (msg) => agentLog.warn(`Config watcher: ${msg}`));
+    agentLog.info(`Config watcher started (${args.watchConfig}) for ${[...sources.files, ...sources.directories].join(', ')}`);
+  }
   let stopping = false;
   const shutdown = (sig: string): void => {
     if (stopping) return;
     stopping = true;
     agentLog.info(`Received ${sig}, shutting down`);
+    watcher?.close();
     void reloading.then(async () => {
       const ok = await agent.stop();
       // An orderly stop is a success for the service manager even when the final write failed (logged above).
@@ -157,6 +173,63 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
   };
   onSignal('SIGINT', () => shutdown('SIGINT'));
   onSignal('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** Telegraf's --pidfile: the process id and a newline, mode 0640; removed when the process exits. */
+function writePidfile(file: string): void {
+  try {
+    fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o640 });
+  } catch (err) {
+    agentLog.error(`Unable to create pidfile: ${(err as Error).message}`);
+    return;
+  }
+  process.once('exit', () => {
+    try {
+      fs.unlinkSync(file);
+    } catch (err) {
+      process.stderr.write(`E! Unable to remove pidfile: ${(err as Error).message}\n`);
+    }
+  });
+}
+
+/** `lvsagent config check`: every problem of the configuration, one `E!` line each; 0 when there is none. */
+function checkConfig(args: CliArgs, registry: PluginRegistry): number {
+  const problems: string[] = [];
+  let cfg: LoadedConfig | undefined;
+  try {
+    cfg = loadConfig({ ...resolveConfigSources(args), registry, problems });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(err.message);
+  }
+  if (cfg) {
+    if (args.inputFilter) cfg.inputs = cfg.inputs.filter((s) => args.inputFilter!.includes(s.name));
+    if (args.outputFilter) cfg.outputs = cfg.outputs.filter((s) => args.outputFilter!.includes(s.name));
+    for (const w of cfg.warnings) process.stderr.write(`W! ${w}\n`);
+    // Plugins are created (their options checked), not started: nothing is opened or listened on.
+    const quiet = new Logger('config check', 'error');
+    for (const s of [...cfg.inputs, ...cfg.outputs]) {
+      const plugin = 'tags' in s ? registry.inputs.get(s.name) : registry.outputs.get(s.name);
+      try {
+        plugin?.create(s.options as never, { log: quiet, section: s.section, intervalNs: cfg.agent.intervalNs, oneShot: true });
+      } catch (err) {
+        problems.push(`${s.file}: ${s.section}: ${(err as Error).message}`);
+      }
+    }
+    if (!cfg.outputs.length) problems.push('no outputs found, probably invalid config file provided');
+    if (!cfg.inputs.length) problems.push('no inputs found, probably invalid config file provided');
+  }
+  for (const p of problems) process.stderr.write(`E! ${p}\n`);
+  if (problems.length) {
+    process.stderr.write(`E! config check: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+    return 1;
+  }
+  process.stderr.write(`I! config check: ${cfg!.files.join(', ')}: OK (${cfg!.inputs.length} inputs, ${cfg!.outputs.length} outputs)\n`);
+  return 0;
+}
+
+function pluginList(title: string, names: Iterable<string>): string {
+  return `${title}:\n${[...names].sort().map((n) => `  ${n}\n`).join('')}`;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -181,6 +254,16 @@ export async function main(argv: string[]): Promise<void> {
   const registry = loadRegistry();
   if (args.command === 'config') {
     process.stdout.write(sampleConfig(registry, { inputs: args.inputFilter, outputs: args.outputFilter }));
+    return;
+  }
+  if (args.command === 'config-check') return await exitAfterDrain(checkConfig(args, registry));
+  if (args.command === 'input-list') return void process.stdout.write(pluginList('Available Input Plugins', registry.inputs.keys()));
+  if (args.command === 'output-list') return void process.stdout.write(pluginList('Available Output Plugins', registry.outputs.keys()));
+  if (args.command === 'usage') {
+    // Inputs first, then outputs, as Telegraf's --usage.
+    const p = registry.inputs.get(args.usage!) ?? registry.outputs.get(args.usage!);
+    if (!p) return await fail(`input or output plugin "${args.usage}" not found; see --input-list and --output-list`);
+    process.stdout.write(p.sampleConfig.endsWith('\n') ? p.sampleConfig : p.sampleConfig + '\n');
     return;
   }
   let cfg: LoadedConfig;

@@ -1,7 +1,8 @@
 /**
  * Durations as Telegraf's config accepts them: Go duration strings ("10s",
- * "1m30s", "500ms", "1.5h", "2us"/"2µs", "100ns"), an integer or float of
- * seconds (TOML number or numeric string), and "" meaning zero.
+ * "1m30s", "500ms", "1.5h", "2us"/"2µs", "100ns"), Telegraf's days ("1d",
+ * "1.5d12h"), an integer or float of seconds (TOML number or numeric string),
+ * and "" meaning zero.
  */
 
 const UNIT_NS: Record<string, number> = {
@@ -36,7 +37,8 @@ function parseUnbounded(v: unknown): bigint {
   }
   if (typeof v === 'bigint') return v * 1_000_000_000n;
   if (typeof v !== 'string') throw new DurationError(`invalid duration ${JSON.stringify(v)}`);
-  const s = v.trim();
+  // Days become hours before parsing, as Telegraf's config.Duration does (config/types.go 14, 49-57).
+  const s = v.trim().replace(/(\d+(?:\.\d+)?)d/g, (_, days: string) => `${Number(days) * 24}h`);
   if (s === '' || s === '0') return 0n;
   if (/^[+-]?\d+(\.\d+)?$/.test(s)) return BigInt(Math.round(Number(s) * 1e9));
   const m = /^([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(s);

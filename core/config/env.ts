@@ -2,7 +2,8 @@
  * Environment-variable substitution as Telegraf does it in its (default)
  * strict mode: only inside TOML string values, after parsing. Forms:
  * `${VAR}`, `$VAR`, `${VAR:-default}` (unset or empty), `${VAR-default}`
- * (unset only), `${VAR:?msg}` / `${VAR?msg}` (error), and `$$` for a literal
+ * (unset only), `${VAR:+alt}` (alt when set and not empty, else the value),
+ * `${VAR+alt}` (alt when set, else empty), `${VAR:?msg}` / `${VAR?msg}` (error), and `$$` for a literal
  * `$`. Undefined variables in the plain forms are left as written.
  */
 
@@ -73,7 +74,10 @@ function expandBraced(inner: string, original: string, env: NodeJS.ProcessEnv): 
     if (value === undefined || value === '') throw new EnvSubstitutionError(`${name}: ${rest.slice(2) || 'required variable is missing a value'}`);
     return value;
   }
+  // compose-go v1.20.2 template.go 234-235 (Telegraf's templating): the alternative when set (and not empty), else the value itself.
+  if (op2 === ':+') return value !== undefined && value !== '' ? substituteEnv(rest.slice(2), env) : value ?? '';
   const op1 = rest[0];
+  if (op1 === '+') return value !== undefined ? substituteEnv(rest.slice(1), env) : '';
   if (op1 === '-') return value === undefined ? substituteEnv(rest.slice(1), env) : value;
   if (op1 === '?') {
     if (value === undefined) throw new EnvSubstitutionError(`${name}: ${rest.slice(1) || 'required variable is missing a value'}`);

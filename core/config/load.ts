@@ -90,6 +90,8 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
+export const DEFAULT_METRIC_BATCH_SIZE = 1000;
+export const DEFAULT_METRIC_BUFFER_LIMIT = 10000;
 export const DEFAULT_CONFIG_FILE = '/etc/lvsagent/lvsagent.conf';
 export const DEFAULT_CONFIG_DIR = '/etc/lvsagent/lvsagent.d';
 
@@ -110,6 +112,9 @@ export function listConfigDirectory(dir: string): string[] {
 
 const ajv = makeAjv();
 const validateAgent = ajv.compile(agentSchema);
+/** For `config check`: every problem of a section, not just the first. */
+const ajvAll = makeAjv({ allErrors: true });
+const validateAgentAll = ajvAll.compile(agentSchema);
 
 /** Finds the 1-based line of `key` inside the n-th occurrence of a section header, for messages. */
 function locateKey(text: string, header: RegExp | undefined, occurrence: number, key: string): number | undefined {
@@ -150,14 +155,16 @@ function optDuration(v: unknown): bigint | undefined {
 
 function filterOf(o: Record<string, unknown>): FilterConfig {
   const list = (k: string): string[] | undefined => o[k] as string[] | undefined;
-  const merge = (a?: string[], b?: string[]): string[] | undefined => (a || b ? [...(a ?? []), ...(b ?? [])] : undefined);
+  // Telegraf appends the deprecated aliases to the current key's list (config/config.go buildFilter).
+  const merge = (...lists: (string[] | undefined)[]): string[] | undefined =>
+    lists.some((l) => l !== undefined) ? lists.flatMap((l) => l ?? []) : undefined;
   return {
     namepass: list('namepass'),
     namepass_separator: o.namepass_separator as string | undefined,
     namedrop: list('namedrop'),
     namedrop_separator: o.namedrop_separator as string | undefined,
-    fieldinclude: merge(list('fieldinclude'), list('fieldpass')),
-    fieldexclude: merge(list('fieldexclude'), list('fielddrop')),
+    fieldinclude: merge(list('pass'), list('fieldpass'), list('fieldinclude')),
+    fieldexclude: merge(list('drop'), list('fielddrop'), list('fieldexclude')),
     tagpass: o.tagpass as Record<string, string[]> | undefined,
     tagdrop: o.tagdrop as Record<string, string[]> | undefined,
     taginclude: list('taginclude'),
@@ -180,6 +187,8 @@ const COMMON_KEYS = new Set([
   'fieldexclude',
   'fieldpass',
   'fielddrop',
+  'pass',
+  'drop',
   'tagpass',
   'tagdrop',
   'taginclude',
@@ -230,13 +239,24 @@ export interface LoadOptions {
   files: string[];
   directories: string[];
   registry: PluginRegistry;
+  /**
+   * Collects every problem here instead of stopping at the first (`config check`):
+   * sections with problems are left out of the result.
+   */
+  problems?: string[];
 }
 
 export function loadConfig(opts: LoadOptions): LoadedConfig {
+  const collect = opts.problems;
+  /** Throws, or with `problems` records and lets loading go on. */
+  const report = (msg: string): void => {
+    if (!collect) throw new ConfigError(msg);
+    collect.push(msg);
+  };
   const files = [...opts.files];
   for (const d of opts.directories) {
-    if (!fs.existsSync(d)) throw new ConfigError(`error loading config directory ${d}: no such directory`);
-    files.push(...listConfigDirectory(d));
+    if (!fs.existsSync(d)) report(`error loading config directory ${d}: no such directory`);
+    else files.push(...listConfigDirectory(d));
   }
   const warnings: string[] = [];
   const agentRaw: Record<string, unknown> = {};
@@ -246,12 +266,34 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   const agentFile: Record<string, string> = {};
 
   for (const file of files) {
-    const { text, data } = parseFile(file);
+    let parsed: ParsedFile;
+    try {
+      parsed = parseFile(file);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      report(e.message);
+      continue;
+    }
+    const { text, data } = parsed;
     const where = (section: string, header: RegExp | undefined, occurrence: number, key: string): string => {
       const line = locateKey(text, header, occurrence, key);
       return `${file}${line ? `:${line}` : ''}: ${section}`;
     };
+    // `[tags]` is Telegraf's alias of `[global_tags]`, read first, so `[global_tags]` wins within a file (config/config.go 637).
+    for (const top of ['tags', 'global_tags']) {
+      const value = data[top];
+      if (value === undefined) continue;
+      if (!value || typeof value !== 'object' || Array.isArray(value)) {
+        report(`${file}: invalid configuration, bad table name "${top}"`);
+        continue;
+      }
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== 'string') report(`${where(`[${top}]`, new RegExp(`^\\s*\\[${top}\\]`), 1, k)}: tag "${k}": expected string, got ${JSON.stringify(v)}`);
+        else globalTags[k] = v;
+      }
+    }
     for (const [top, value] of Object.entries(data)) {
+      if (top === 'tags' || top === 'global_tags') continue;
       if (top === 'agent') {
         const table = value as Record<string, unknown>;
         for (const [k, v] of Object.entries(table)) {
@@ -262,10 +304,6 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
           agentRaw[k] = v;
           agentFile[k] = file;
         }
-        continue;
-      }
-      if (top === 'global_tags') {
-        Object.assign(globalTags, toStringRecord(value));
         continue;
       }
       if (top === 'processors' || top === 'aggregators') {
@@ -282,7 +320,8 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
           const header = new RegExp(`^\\s*\\[\\[?\\s*${top}\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\]\\]?`);
           if (!plugin) {
             const names = [...available.keys()].sort().join(', ');
-            throw new ConfigError(`${where(`[[${top}.${name}]]`, header, 1, '')}: undefined plugin "${name}"; available ${top}: ${names}`);
+            report(`${where(`[[${top}.${name}]]`, header, 1, '')}: undefined plugin "${name}"; available ${top}: ${names}`);
+            continue;
           }
           tables.forEach((table0, idx) => {
             const section = tables.length > 1 ? `[[${top}.${name}]] #${idx + 1}` : `[[${top}.${name}]]`;
@@ -294,10 +333,13 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
                 delete table[k];
               }
             }
-            const validate = validatorFor(kind, name, plugin.schema);
+            const validate = validatorFor(kind, name, plugin.schema, !!collect);
             if (!validate(table)) {
-              const e = describeAjvError(validate.errors![0], table);
-              throw new ConfigError(`${where(section, header, idx + 1, e.key)}: ${e.message}`);
+              for (const err of collect ? validate.errors! : validate.errors!.slice(0, 1)) {
+                const e = describeAjvError(err, table);
+                report(`${where(section, header, idx + 1, e.key)}: ${e.message}`);
+              }
+              return;
             }
             const options: Record<string, unknown> = {};
             for (const [k, v] of Object.entries(table)) if (!COMMON_KEYS.has(k) || (plugin.schema.properties && k in (plugin.schema.properties as object))) options[k] = v;
@@ -330,38 +372,48 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
                   ...base,
                   flushIntervalNs: optDuration(table.flush_interval),
                   flushJitterNs: optDuration(table.flush_jitter),
-                  metricBatchSize: table.metric_batch_size as number | undefined,
-                  metricBufferLimit: table.metric_buffer_limit as number | undefined,
+                  // 0 means "not set": the agent's value (Telegraf models/running_output.go 99-110).
+                  metricBatchSize: (table.metric_batch_size as number | undefined) || undefined,
+                  metricBufferLimit: (table.metric_buffer_limit as number | undefined) || undefined,
                 });
               }
             } catch (e) {
-              throw new ConfigError(`${file}: ${section}: ${(e as Error).message}`);
+              report(`${file}: ${section}: ${(e as Error).message}`);
             }
           });
         }
         continue;
       }
-      throw new ConfigError(`${file}: unknown top-level section "${top}"; expected agent, global_tags, inputs, outputs, processors or aggregators`);
+      report(`${file}: unknown top-level section "${top}"; expected agent, global_tags (or tags), inputs, outputs, processors or aggregators`);
     }
   }
 
-  if (!validateAgent(agentRaw)) {
-    const e = describeAjvError(validateAgent.errors![0], agentRaw);
-    const file = agentFile[e.key.split('.')[0]] ?? files[files.length - 1] ?? '(defaults)';
-    let line: number | undefined;
-    try {
-      line = locateKey(fs.readFileSync(file, 'utf8'), /^\s*\[agent\]/, 1, e.key);
-    } catch {
-      line = undefined;
+  const checkAgent = collect ? validateAgentAll : validateAgent;
+  if (!checkAgent(agentRaw)) {
+    const bad = new Set<string>();
+    for (const err of collect ? checkAgent.errors! : checkAgent.errors!.slice(0, 1)) {
+      const e = describeAjvError(err, agentRaw);
+      const file = agentFile[e.key.split('.')[0]] ?? files[files.length - 1] ?? '(defaults)';
+      let line: number | undefined;
+      try {
+        line = locateKey(fs.readFileSync(file, 'utf8'), /^\s*\[agent\]/, 1, e.key);
+      } catch {
+        line = undefined;
+      }
+      report(`${file}${line ? `:${line}` : ''}: [agent]: ${e.message}`);
+      bad.add(e.key.split('.')[0]);
     }
-    throw new ConfigError(`${file}${line ? `:${line}` : ''}: [agent]: ${e.message}`);
+    // Only `config check` gets here: it goes on with the defaults for the bad keys.
+    for (const k of bad) delete agentRaw[k];
+    validateAgent(agentRaw);
   }
   const a = agentRaw;
   const agent: AgentSettings = {
     intervalNs: parseDuration(a.interval),
     roundInterval: a.round_interval as boolean,
-    metricBatchSize: a.metric_batch_size as number,
-    metricBufferLimit: a.metric_buffer_limit as number,
+    // 0 means the default, as Telegraf (models/running_output.go 102-110).
+    metricBatchSize: (a.metric_batch_size as number) || DEFAULT_METRIC_BATCH_SIZE,
+    metricBufferLimit: (a.metric_buffer_limit as number) || DEFAULT_METRIC_BUFFER_LIMIT,
     collectionJitterNs: parseDuration(a.collection_jitter),
     collectionOffsetNs: parseDuration(a.collection_offset),
     flushIntervalNs: parseDuration(a.flush_interval),
@@ -377,11 +429,11 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
 }
 
 const validators = new Map<string, ReturnType<typeof ajv.compile>>();
-function validatorFor(kind: 'input' | 'output', name: string, schema: Record<string, unknown>): ReturnType<typeof ajv.compile> {
-  const key = `${kind}:${name}`;
+function validatorFor(kind: 'input' | 'output', name: string, schema: Record<string, unknown>, allErrors: boolean): ReturnType<typeof ajv.compile> {
+  const key = `${kind}:${name}:${allErrors}`;
   let v = validators.get(key);
   if (!v) {
-    v = ajv.compile(sectionSchema(kind, schema));
+    v = (allErrors ? ajvAll : ajv).compile(sectionSchema(kind, schema));
     validators.set(key, v);
   }
   return v;

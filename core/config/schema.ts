@@ -9,6 +9,8 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../plugin';
 import { parseDuration } from './duration';
 import { globError } from '../filter/glob';
+import { isCipherSuiteName } from '../tls';
+import { virtualServerPatternError } from '../ipvs/vsfilter';
 
 /**
  * A duration option: Go text or seconds, checked by the `duration` keyword
@@ -19,7 +21,8 @@ const duration = { type: ['string', 'integer', 'number'], duration: 'nonnegative
 const positiveDuration = { type: ['string', 'integer', 'number'], duration: 'positive' };
 /** Counts of metrics: beyond this a buffer could not be allocated. */
 const MAX_METRIC_COUNT = 2 ** 31 - 1;
-const metricCount = { type: 'integer', minimum: 1, maximum: MAX_METRIC_COUNT };
+/** 0 means "the default" (Telegraf models/running_output.go 99-110). */
+const metricCount = { type: 'integer', minimum: 0, maximum: MAX_METRIC_COUNT };
 const globList = { type: 'array', items: { type: 'string', format: 'glob' } };
 const tagTable = { type: 'object', additionalProperties: { type: 'string' } };
 const tagGlobTable = { type: 'object', additionalProperties: globList };
@@ -50,6 +53,7 @@ export const agentSchema: JsonSchema = {
 /** `[agent]` keys Telegraf accepts that lvsagent ignores with one warning. */
 export const agentTelegrafOnlyKeys = [
   'logformat',
+  'structured_log_message_key',
   'log_with_timezone',
   'logfile_rotation_interval',
   'logfile_rotation_max_size',
@@ -63,6 +67,7 @@ export const agentTelegrafOnlyKeys = [
   'buffer_directory',
   'buffer_disk_sync',
   'snmp_translator',
+  'config_url_retry_attempts',
   'utc',
   'flush_buffer_when_full',
   'metric_buffer_limit_strategy',
@@ -77,6 +82,8 @@ const filterProperties = {
   fieldexclude: globList,
   fieldpass: globList,
   fielddrop: globList,
+  pass: globList,
+  drop: globList,
   tagpass: tagGlobTable,
   tagdrop: tagGlobTable,
   taginclude: globList,
@@ -111,11 +118,11 @@ export const outputCommonProperties: Record<string, unknown> = {
 };
 
 /** Keys Telegraf accepts in every input/output section that lvsagent ignores with a warning. */
-export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'pass', 'drop', 'order'];
-export const outputTelegrafOnlyKeys = ['metricpass', 'pass', 'drop', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
+export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'order'];
+export const outputTelegrafOnlyKeys = ['metricpass', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
 
-export function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false, allowUnionTypes: true });
+export function makeAjv(opts: { allErrors?: boolean } = {}): Ajv {
+  const ajv = new Ajv({ allErrors: opts.allErrors ?? false, useDefaults: true, strict: false, allowUnionTypes: true });
   // `"duration": "nonnegative" | "positive"`: usable in plugin schemas too (a duration given as a number is checked as well).
   const checkDuration = (kind: 'nonnegative' | 'positive', data: unknown): string | undefined => {
     let ns: bigint;
@@ -139,11 +146,23 @@ export function makeAjv(): Ajv {
     },
   });
   ajv.addFormat('glob', { type: 'string', validate: (s: string) => globError(s) === undefined });
+  // `"virtual_server": true`: an IPVS service pattern (core/ipvs/vsfilter.ts), with the reason when it is bad.
+  ajv.addKeyword({
+    keyword: 'virtual_server',
+    schemaType: 'boolean',
+    errors: true,
+    validate: function validateVirtualServer(_on: boolean, data: unknown): boolean {
+      const problem = typeof data === 'string' ? virtualServerPatternError(data) : undefined;
+      (validateVirtualServer as unknown as { errors: Partial<ErrorObject>[] }).errors = problem ? [{ keyword: 'virtual_server', message: problem, params: {} }] : [];
+      return problem === undefined;
+    },
+  });
   // Formats plugins may use without pulling ajv-formats in.
   ajv.addFormat('cidr', {
     type: 'string',
     validate: (s: string) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(s),
   });
+  ajv.addFormat('tls_cipher_suite', { type: 'string', validate: isCipherSuiteName });
   ajv.addFormat('uri', { type: 'string', validate: (s: string) => /^[a-z][a-z0-9+.-]*:/i.test(s) });
   return ajv;
 }
@@ -175,6 +194,7 @@ export function describeAjvError(e: ErrorObject, data: unknown): { key: string; 
   let value: unknown = data;
   for (const p of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
   const shown = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
+  if (e.keyword === 'virtual_server') return { key, message: `option "${key}": ${e.message}` };
   if (e.keyword === 'duration') return { key, message: `option "${key}"${/^must /.test(e.message ?? '') ? ' ' : ': '}${e.message}` };
   if (e.keyword === 'format') {
     const what = (e.params as { format: string }).format;

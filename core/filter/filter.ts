@@ -54,11 +54,12 @@ export class MetricFilter {
   constructor(cfg: FilterConfig) {
     if (cfg.namepass?.length) this.namePass = compileGlobs(cfg.namepass, cfg.namepass_separator ?? '');
     if (cfg.namedrop?.length) this.nameDrop = compileGlobs(cfg.namedrop, cfg.namedrop_separator ?? '');
-    if (cfg.fieldinclude) this.fieldInclude = compileGlobs(cfg.fieldinclude);
+    // An empty list is no filter, as in Telegraf (models/filter.go 72-73, filter/filter.go 31-34).
+    if (cfg.fieldinclude?.length) this.fieldInclude = compileGlobs(cfg.fieldinclude);
     if (cfg.fieldexclude?.length) this.fieldExclude = compileGlobs(cfg.fieldexclude);
     this.tagPass = compileTagFilters(cfg.tagpass);
     this.tagDrop = compileTagFilters(cfg.tagdrop);
-    if (cfg.taginclude) this.tagInclude = compileGlobs(cfg.taginclude);
+    if (cfg.taginclude?.length) this.tagInclude = compileGlobs(cfg.taginclude);
     if (cfg.tagexclude?.length) this.tagExclude = compileGlobs(cfg.tagexclude);
     this.isActive = !!(
       this.namePass ||

@@ -112,6 +112,11 @@ export function compileGlobs(patterns: readonly string[], separators = ''): Matc
   return new RegexMatcher(new RegExp(`^(?:${parts.join('|')})$`));
 }
 
+/** One pattern, always as a glob (also when it has only `{a,b}`, which a list would match literally). Throws GlobError. */
+export function compileGlob(pattern: string): Matcher {
+  return new RegexMatcher(new RegExp(`^(?:${compileToRegex(pattern, '')})$`));
+}
+
 /** Validates a glob without keeping it; returns an error text or undefined. */
 export function globError(pattern: string): string | undefined {
   try {

@@ -15,19 +15,9 @@ import type { Logger } from '../log';
 import type { Metric } from '../metric';
 import { PartialWriteError } from '../plugin';
 import { proxyAuthorization, proxyFromEnvironment, TunnelingAgent } from './proxy';
+import { clientTlsOptions, type TlsClientOptions } from '../tls';
 
-export interface TlsClientOptions {
-  tls_ca?: string;
-  tls_cert?: string;
-  tls_key?: string;
-  tls_key_pwd?: string;
-  tls_server_name?: string;
-  /** `TLS10` … `TLS13` (Telegraf's names). */
-  tls_min_version?: string;
-  insecure_skip_verify?: boolean;
-}
-
-const TLS_VERSIONS: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
+export type { TlsClientOptions };
 
 export interface HttpClientOptions {
   /** Base URL: http://, https:// or unix:///path/to/socket. May carry user:password. */
@@ -133,7 +123,7 @@ export class HttpClient {
     if (opts.idleTimeoutMs) pool.timeout = opts.idleTimeoutMs;
     if (opts.maxIdleSockets) pool.maxFreeSockets = opts.maxIdleSockets;
     if (this.isHttps) {
-      const tlsOptions = { ...pool, ...tlsAgentOptions(opts.tls) };
+      const tlsOptions: https.AgentOptions = { ...pool, ...clientTlsOptions(opts.tls) };
       this.agent = proxy ? new TunnelingAgent(proxy, tlsOptions, opts.timeoutMs) : new https.Agent(tlsOptions);
     } else {
       this.agent = new http.Agent(pool);
@@ -256,24 +246,6 @@ function findHeader(h: Record<string, string | number>, name: string): string | 
 
 function hasHeader(h: Record<string, string | number>, name: string): boolean {
   return findHeader(h, name) !== undefined;
-}
-
-/** Node TLS options from Telegraf's client TLS keys; files are read once, at start. */
-export function tlsAgentOptions(t: TlsClientOptions | undefined): https.AgentOptions {
-  if (!t) return {};
-  const o: https.AgentOptions = {};
-  if (t.tls_ca) o.ca = fs.readFileSync(t.tls_ca);
-  if (t.tls_cert) o.cert = fs.readFileSync(t.tls_cert);
-  if (t.tls_key) o.key = fs.readFileSync(t.tls_key);
-  if (t.tls_key_pwd) o.passphrase = t.tls_key_pwd;
-  if (t.tls_server_name) o.servername = t.tls_server_name;
-  if (t.tls_min_version) {
-    const v = TLS_VERSIONS[t.tls_min_version];
-    if (!v) throw new Error(`unsupported tls_min_version "${t.tls_min_version}"`);
-    o.minVersion = v;
-  }
-  if (t.insecure_skip_verify) o.rejectUnauthorized = false;
-  return o;
 }
 
 let userAgent: string | undefined;

@@ -7,6 +7,8 @@ import { parseDuration, formatDuration, DurationError } from '../../core/config/
 import { substituteEnv, EnvSubstitutionError } from '../../core/config/env';
 import { ConfigError, defaultPrecision, loadConfig, listConfigDirectory } from '../../core/config/load';
 import { loadRegistry } from '../../core/registry';
+import { Agent } from '../../core/agent';
+import { FieldType, Metric } from '../../core/metric';
 
 const registry = loadRegistry();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lvsagent-config-'));
@@ -216,7 +218,7 @@ describe('durations and sizes are bounded at every level', () => {
     ['[agent]\n  flush_interval = "-5s"\n', /:2: \[agent\]: option "flush_interval" must not be negative/],
     ['[agent]\n  collection_jitter = "3000000h"\n', /:2: \[agent\]: option "collection_jitter": duration "3000000h" out of range/],
     ['[agent]\n  metric_buffer_limit = 1e300\n', /:2: \[agent\]: option "metric_buffer_limit" must be <= 2147483647/],
-    ['[agent]\n  metric_batch_size = -1\n', /:2: \[agent\]: option "metric_batch_size" must be >= 1/],
+    ['[agent]\n  metric_batch_size = -1\n', /:2: \[agent\]: option "metric_batch_size" must be >= 0/],
     ['[[inputs.internal]]\n  interval = "-1s"\n', /:2: \[\[inputs\.internal\]\]: option "interval" must not be negative/],
     ['[[inputs.internal]]\n  interval = 0\n', /:2: \[\[inputs\.internal\]\]: option "interval" must be positive/],
     ['[[inputs.internal]]\n  collection_offset = "-2s"\n', /:2: \[\[inputs\.internal\]\]: option "collection_offset" must not be negative/],
@@ -239,5 +241,71 @@ describe('durations and sizes are bounded at every level', () => {
     assert.equal(load('[agent]\n  interval = "600h"\n  flush_interval = "8760h"\n').agent.intervalNs, 600n * 3600n * 1_000_000_000n);
     assert.equal(parseDuration('2562047h'), 2562047n * 3600n * 1_000_000_000n);
     assert.throws(() => parseDuration('2562048h'), /out of range/);
+  });
+});
+
+describe('Telegraf config semantics (issue 13 items 4-8)', () => {
+  const ri = (cfg: ReturnType<typeof load>) => new Agent(cfg, registry, { manualGather: true }).inputs[0];
+  const tagsOf = (cfg: ReturnType<typeof load>): Record<string, string> => {
+    const x = new Metric('internal_agent', 1n);
+    x.addField('v', FieldType.Int, 1);
+    return ri(cfg).makeMetric(x)!.tags();
+  };
+
+  test('[tags] is an alias of [global_tags], read first (config/config.go 637)', () => {
+    const cfg = load('[tags]\n  dc = "eu"\n  rack = "r1"\n[global_tags]\n  rack = "r2"\n[[inputs.internal]]\n[[outputs.file]]\n');
+    assert.deepEqual(cfg.globalTags, { dc: 'eu', rack: 'r2' });
+    assert.equal(tagsOf(cfg).dc, 'eu');
+    assert.match(loadError('[tags]\n  n = 1\n'), /\[tags\]: tag "n": expected string/);
+  });
+
+  test('the agent host name replaces a host set in [global_tags] unless omit_hostname (config/config.go 670-681)', () => {
+    assert.equal(tagsOf(load('[agent]\n  hostname = "agent-h"\n[global_tags]\n  host = "tag-h"\n[[inputs.internal]]\n[[outputs.file]]\n')).host, 'agent-h');
+    assert.equal(tagsOf(load('[global_tags]\n  host = "tag-h"\n[[inputs.internal]]\n[[outputs.file]]\n')).host, os.hostname(), 'the OS host name too');
+    assert.equal(tagsOf(load('[agent]\n  omit_hostname = true\n[global_tags]\n  host = "tag-h"\n[[inputs.internal]]\n[[outputs.file]]\n')).host, 'tag-h');
+  });
+
+  test('metric_batch_size = 0 / metric_buffer_limit = 0 mean the defaults (models/running_output.go 99-110)', () => {
+    const cfg = load('[agent]\n  metric_batch_size = 0\n  metric_buffer_limit = 0\n[[inputs.internal]]\n[[outputs.file]]\n  metric_batch_size = 0\n[[outputs.file]]\n  metric_buffer_limit = 0\n  metric_batch_size = 7\n');
+    assert.equal(cfg.agent.metricBatchSize, 1000);
+    assert.equal(cfg.agent.metricBufferLimit, 10000);
+    const outs = new Agent(load('[agent]\n  metric_batch_size = 50\n  metric_buffer_limit = 500\n[[inputs.internal]]\n[[outputs.file]]\n  metric_batch_size = 0\n  metric_buffer_limit = 0\n'), registry, { manualGather: true, runOutputs: true }).outputs;
+    assert.equal(outs[0].config.metricBatchSize, 50, 'per output: 0 = the agent value');
+    assert.equal(outs[0].config.metricBufferLimit, 500);
+    assert.equal(cfg.outputs[1].metricBatchSize, 7);
+    assert.match(loadError('[agent]\n  metric_batch_size = -1\n'), /metric_batch_size/);
+  });
+
+  test('a per-input collection_jitter = "0s" overrides the agent jitter (agent/agent.go 419-423)', () => {
+    const cfg = load('[agent]\n  collection_jitter = "5s"\n[[inputs.internal]]\n  collection_jitter = "0s"\n[[inputs.internal]]\n[[outputs.file]]\n');
+    const inputs = new Agent(cfg, registry, { manualGather: true }).inputs;
+    assert.equal(inputs[0].config.collectionJitterNs, 0n);
+    assert.equal(inputs[1].config.collectionJitterNs, 5_000_000_000n);
+  });
+
+  test('durations take Telegraf’s d unit at every level (config/types.go 14, 49-57)', () => {
+    assert.equal(parseDuration('1d'), 86_400_000_000_000n);
+    assert.equal(parseDuration('1.5d'), 129_600_000_000_000n);
+    assert.equal(parseDuration('1d12h30m'), 131_400_000_000_000n);
+    const cfg = load('[agent]\n  flush_interval = "1d"\n[[inputs.internal]]\n  interval = "2d"\n[[outputs.prometheus_client]]\n  listen = "127.0.0.1:0"\n  expiration_interval = "7d"\n  flush_interval = "0.5d"\n');
+    assert.equal(cfg.agent.flushIntervalNs, 86_400_000_000_000n);
+    assert.equal(cfg.inputs[0].intervalNs, 172_800_000_000_000n);
+    assert.equal(cfg.outputs[0].flushIntervalNs, 43_200_000_000_000n);
+    assert.equal(parseDuration(cfg.outputs[0].options.expiration_interval), 604_800_000_000_000n);
+    assert.throws(() => parseDuration('d'), DurationError);
+  });
+
+  test('${VAR:+alt} and ${VAR+alt} (compose-go v1.20.2 template.go 234-235)', () => {
+    const env = { A: 'alpha', EMPTY: '' };
+    assert.equal(substituteEnv('${A:+set}', env), 'set');
+    assert.equal(substituteEnv('${EMPTY:+set}', env), '');
+    assert.equal(substituteEnv('${NOPE:+set}', env), '');
+    assert.equal(substituteEnv('${A+set}', env), 'set');
+    assert.equal(substituteEnv('${EMPTY+set}', env), 'set');
+    assert.equal(substituteEnv('${NOPE+set}', env), '');
+    assert.equal(substituteEnv('${A:+x${A}y}', env), 'xalphay');
+    process.env.LVSAGENT_TEST_TLS = '1';
+    const cfg = load('[global_tags]\n  tls = "${LVSAGENT_TEST_TLS:+on}"\n  other = "${LVSAGENT_TEST_UNSET_X+on}"\n');
+    assert.deepEqual(cfg.globalTags, { tls: 'on', other: '' });
   });
 });

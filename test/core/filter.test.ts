@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import { loadConfig } from '../../core/config/load';
 import { MetricFilter } from '../../core/filter/filter';
 import { compileGlobs, globError } from '../../core/filter/glob';
 import { FieldType, Metric } from '../../core/metric';
 import { RunningInput } from '../../core/models/running_input';
 import { RunningOutput } from '../../core/models/running_output';
 import { Logger } from '../../core/log';
+import { loadRegistry } from '../../core/registry';
 
 function m(name: string, tags: Record<string, string>, fields: string[]): Metric {
   const x = new Metric(name, 1n);
@@ -134,5 +139,71 @@ describe('order of operations', () => {
       assert.equal(written[0].name, 'pre_ipvs');
       assert.deepEqual(written[0].fields.map((f) => f.key), ['a']);
     });
+  });
+});
+
+describe('empty filter lists are no filter (issue 13 item 1)', () => {
+  // Telegraf: models/filter.go 72-73 (a modifier is active only when its list is non-empty) and
+  // filter/filter.go 31-34 (an empty list compiles to no filter); config/config.go buildFilter
+  // appends the deprecated `pass`/`fieldpass` (`drop`/`fielddrop`) to fieldinclude (fieldexclude).
+  test('fieldinclude = [], taginclude = [], namepass = [] and the rest keep every metric, field and tag', () => {
+    const empty = { namepass: [], namedrop: [], fieldinclude: [], fieldexclude: [], taginclude: [], tagexclude: [] };
+    const f = new MetricFilter(empty);
+    assert.equal(f.isActive, false);
+    const x = m('ipvs_virtual_server', { address: '10.0.0.1', port: '80' }, ['connections', 'cps']);
+    assert.ok(f.select(x));
+    f.modify(x);
+    assert.deepEqual(x.fields.map((q) => q.key), ['connections', 'cps']);
+    assert.deepEqual(x.tags(), { address: '10.0.0.1', port: '80' });
+  });
+
+  test('through the config loader: the metric reaches the output with its fields and tags', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lvsagent-filter-'));
+    const file = path.join(dir, 'c.conf');
+    fs.writeFileSync(
+      file,
+      `[[inputs.internal]]
+  fieldinclude = []
+  taginclude = []
+  fieldpass = []
+  pass = []
+  namepass = []
+[[outputs.file]]
+  fieldinclude = []
+  taginclude = []
+`,
+    );
+    const cfg = loadConfig({ files: [file], directories: [], registry: loadRegistry() });
+    const s = cfg.inputs[0];
+    assert.deepEqual(cfg.warnings, [], 'pass/drop are Telegraf aliases, not ignored keys');
+    const ri = new RunningInput(
+      { name: 'internal', intervalNs: 1n, precisionNs: 1n, collectionJitterNs: 0n, collectionOffsetNs: 0n, tags: {}, filter: s.filter, startupErrorBehavior: 'error' },
+      { gather: () => undefined },
+      new Logger('test'),
+      { host: 'h' },
+    );
+    const out = ri.makeMetric(m('internal_agent', { version: '1' }, ['metrics_gathered']));
+    assert.ok(out, 'metric kept');
+    assert.deepEqual(out.tags(), { host: 'h', version: '1' });
+    assert.deepEqual(out.fields.map((q) => q.key), ['metrics_gathered']);
+    const written: Metric[] = [];
+    const ro = new RunningOutput(
+      { name: 'file', flushIntervalNs: 1n, flushJitterNs: 0n, metricBatchSize: 10, metricBufferLimit: 10, filter: cfg.outputs[0].filter, startupErrorBehavior: 'error' },
+      { write: async (b) => void written.push(...b) },
+      new Logger('test'),
+    );
+    ro.add(out);
+    await ro.flush();
+    assert.equal(written.length, 1);
+    assert.deepEqual(written[0].tags(), { host: 'h', version: '1' });
+  });
+
+  test('pass and drop are the deprecated aliases of fieldinclude and fieldexclude', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lvsagent-filter-'));
+    const file = path.join(dir, 'c.conf');
+    fs.writeFileSync(file, '[[inputs.internal]]\n  pass = ["a*"]\n  fieldinclude = ["b"]\n  drop = ["ax"]\n[[outputs.file]]\n');
+    const s = loadConfig({ files: [file], directories: [], registry: loadRegistry() }).inputs[0];
+    assert.deepEqual(s.filter.fieldinclude, ['a*', 'b']);
+    assert.deepEqual(s.filter.fieldexclude, ['ax']);
   });
 });

@@ -14,7 +14,7 @@ import { Metric, nowNs, int, type Tags } from '../../../core/metric';
 import type { Accumulator, Input, PluginContext } from '../../../core/plugin';
 import { FlowAggregator } from './flows';
 import { goErrorText } from './goerror';
-import { bucketsOf, familyNumber, namespacePath, parseSize, validate, type ConntrackOptions } from './options';
+import { bucketsOf, familyNumber, namespacePath, parseSize, sysctlSources, validate, type ConntrackOptions } from './options';
 import { parseProcStat, StatLayoutError } from './procstat';
 import { netlinkStatRows, procStatRows, type CollectModes, type StatsRow } from './stats';
 import { readSysctlFields } from './sysctl';
@@ -226,7 +226,8 @@ export class ConntrackInput implements Input {
     try {
       // All file access in one namespace switch; /proc/sys shows the reader's namespace.
       [sysctl, statRead] = this.inNs(() => {
-        const s = readSysctlFields(o.dirs, o.files, read);
+        const { dirs, files } = sysctlSources(o);
+        const s = readSysctlFields(dirs, files, read);
         let r: ProcRead | undefined;
         if (wantStats && o.stats_source !== 'netlink') {
           try {

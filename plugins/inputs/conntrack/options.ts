@@ -37,12 +37,20 @@ export interface ConntrackOptions {
   service_expiration: string | number;
 }
 
+export const DEFAULT_DIRS: readonly string[] = ['/proc/sys/net/ipv4/netfilter', '/proc/sys/net/netfilter'];
+export const DEFAULT_FILES: readonly string[] = ['ip_conntrack_count', 'ip_conntrack_max', 'nf_conntrack_count', 'nf_conntrack_max'];
+
+/** The sysctl directories and files to read: an empty list means the defaults, as Telegraf's setDefaults (conntrack.go 148-156). */
+export function sysctlSources(o: Pick<ConntrackOptions, 'dirs' | 'files'>): { dirs: readonly string[]; files: readonly string[] } {
+  return { dirs: o.dirs.length ? o.dirs : DEFAULT_DIRS, files: o.files.length ? o.files : DEFAULT_FILES };
+}
+
 /** Fills defaults for callers that bypass the schema (tests, benchmarks). */
 export function withDefaults(o: Partial<ConntrackOptions>): ConntrackOptions {
   return {
     collect: [],
-    dirs: ['/proc/sys/net/ipv4/netfilter', '/proc/sys/net/netfilter'],
-    files: ['ip_conntrack_count', 'ip_conntrack_max', 'nf_conntrack_count', 'nf_conntrack_max'],
+    dirs: [...DEFAULT_DIRS],
+    files: [...DEFAULT_FILES],
     namespace: '',
     stats_source: 'auto',
     collect_table: false,

@@ -4,6 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseGoFloat, readSysctlFields, sysctlFieldName } from './sysctl';
+import { withDefaults as withSchemaDefaults } from '../../../test/support/options';
+import plugin from './index';
+import type { ConntrackOptions } from './options';
+import { CollectingAccumulator, testContext } from './testacc';
 
 const read = (f: string): string => fs.readFileSync(f, 'utf8');
 
@@ -51,5 +55,39 @@ describe('sysctl files (Telegraf method A)', () => {
     assert.equal(parseGoFloat(''), undefined);
     assert.equal(parseGoFloat('1 2'), undefined);
     assert.equal(parseGoFloat('0x10'), undefined);
+  });
+});
+
+describe('dirs = [] and files = [] fall back to the defaults (Telegraf conntrack.go 148-156, issue 13 item 9)', () => {
+  const gather = async (opts: Record<string, unknown>): Promise<CollectingAccumulator> => {
+    const o = withSchemaDefaults<ConntrackOptions>(plugin.schema, opts);
+    const input = plugin.create(o, testContext());
+    await input.init?.();
+    const acc = new CollectingAccumulator();
+    await input.gather(acc);
+    await input.stop?.();
+    return acc;
+  };
+
+  test('files = []: the default file names are read in the configured dirs', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ct-files-'));
+    fs.writeFileSync(path.join(dir, 'nf_conntrack_count'), '42\n');
+    const acc = await gather({ dirs: [dir], files: [] });
+    assert.equal(acc.value('conntrack', {}, 'ip_conntrack_count'), 42);
+  });
+
+  test('dirs = []: the default directories are read', async () => {
+    // What the defaults hold on this machine, read directly (the module may be absent: then no field either way).
+    let expected: number | undefined;
+    for (const d of ['/proc/sys/net/ipv4/netfilter', '/proc/sys/net/netfilter']) {
+      try {
+        expected = Number(fs.readFileSync(path.join(d, 'nf_conntrack_max'), 'utf8').trim());
+      } catch {
+        /* not there */
+      }
+    }
+    const acc = await gather({ dirs: [], files: ['nf_conntrack_max'] });
+    if (expected === undefined) assert.match(acc.errors.join('\n'), /conntrack input failed to collect metrics/);
+    else assert.equal(acc.value('conntrack', {}, 'ip_conntrack_max'), expected);
   });
 });

@@ -65,6 +65,6 @@ test('virtual_servers syntax', () => {
   assert.equal(f(['fwmark:48'], fw), false);
   assert.equal(f(['10.96.0.10'], fw), false);
   for (const bad of ['', 'tcp:', '10.96.0.10:99999', '[fd00::1', '10.1.2.300', 'fwmark:0', '10.0.0.0/33', 'x.y.*', 'tcp:10.0.0.1:http']) {
-    assert.throws(() => new VirtualServerFilter([bad]), /virtual_servers: bad entry/, bad);
+    assert.throws(() => new VirtualServerFilter([bad]), /virtual_servers: bad virtual server pattern/, bad);
   }
 });

@@ -145,7 +145,12 @@ describe('virtual_servers patterns', () => {
   });
 
   test('bad patterns are configuration errors naming the pattern', () => {
-    assert.throws(() => new VirtualServerFilter(['fd00::1:53']), (e: Error) => e instanceof VsFilterError && /"fd00::1:53".*brackets/.test(e.message));
+    // Without brackets an IPv6 text is all address (fd00::1:53 is an address); a port needs [fd00::1]:53.
+    const id = (address: string, port: number) => ({ protocol: 'udp', address, port, fwmark: 0 });
+    assert.equal(new VirtualServerFilter(['fd00::1:53']).matches(id('fd00::1:53', 9)), true);
+    assert.equal(new VirtualServerFilter(['[fd00::1]:53']).matches(id('fd00::1', 53)), true);
+    assert.equal(new VirtualServerFilter(['[fd00::1]:53']).matches(id('fd00::1', 54)), false);
+    assert.throws(() => new VirtualServerFilter(['[fd00::1:53']), (e: Error) => e instanceof VsFilterError && /"\[fd00::1:53".*brackets/.test(e.message));
     assert.throws(() => new VirtualServerFilter(['tcp:10.0.0.[1:80']), VsFilterError);
     assert.throws(() => new IpvsInput({ virtual_servers: ['nonsense'] }), /virtual server pattern "nonsense"/);
   });

@@ -34,7 +34,7 @@ describe('virtual server selection', () => {
     assert.equal(f.matches(id('tcp', '10.96.0.9', 443)), false, 'excluded');
     assert.equal(new VirtualServerFilter().matches(id('sctp', '1.2.3.4', 9)), true);
     assert.equal(new VirtualServerFilter([], ['fwmark:*']).matches(id('', '', 0, 3)), false);
-    assert.throws(() => new VirtualServerFilter(['tcp:fd00::1:53']), VsFilterError);
+    assert.throws(() => new VirtualServerFilter(['tcp:[fd00::1:53']), VsFilterError);
   });
 
   test('UDP/SCTP services are skipped and counted unless udp_services', () => {

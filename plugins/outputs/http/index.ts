@@ -34,9 +34,7 @@ const TELEGRAF_ONLY_KEYS = [
   'profile',
   'shared_credential_file',
   'endpoint_url',
-  // TLS settings Node's TLS stack takes differently
-  'tls_enable',
-  'tls_cipher_suites',
+  // Node's TLS client has no renegotiation switch (OpenSSL's secure renegotiation applies)
   'tls_renegotiation_method',
   // Serializer options of other data formats
   'prometheus_export_timestamp',

@@ -9,7 +9,7 @@ const plugin: OutputPlugin<InfluxDBOptions> = {
   name: 'influxdb',
   description: 'Configuration for sending metrics to InfluxDB 1.x',
   schema,
-  telegrafOnlyKeys: ['precision'],
+  telegrafOnlyKeys: ['precision', 'tls_renegotiation_method'],
   sampleConfig: readAsset(__dirname, 'sample.conf'),
   create(options, ctx) {
     return new InfluxDBOutput(options, ctx);

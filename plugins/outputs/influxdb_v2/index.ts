@@ -9,7 +9,7 @@ const plugin: OutputPlugin<InfluxDBv2Options> = {
   name: 'influxdb_v2',
   description: 'Configuration for sending metrics to InfluxDB 2.0',
   schema,
-  telegrafOnlyKeys: ['ping_timeout', 'read_idle_timeout', 'concurrent_writes', 'rate_limit', 'rate_limit_period'],
+  telegrafOnlyKeys: ['ping_timeout', 'read_idle_timeout', 'concurrent_writes', 'rate_limit', 'rate_limit_period', 'tls_renegotiation_method'],
   sampleConfig: readAsset(__dirname, 'sample.conf'),
   create(options, ctx) {
     return new InfluxDBv2Output(options, ctx);

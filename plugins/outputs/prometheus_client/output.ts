@@ -11,6 +11,12 @@ import { HelpIndex } from './help';
 import type { PrometheusClientOptions } from './options';
 import { ScrapeServer } from './server';
 
+/** Go's http.Server timeouts as Telegraf sets them: below one second means the 10 s default (prometheus_client.go 189-194). */
+function serverTimeoutMs(v: string | number): number {
+  const ms = durationMs(parseDuration(v));
+  return ms < 1000 ? 10_000 : ms;
+}
+
 export interface PrometheusClientExtras {
   /** Field documentation to use instead of the registry's (tests). */
   docs?: MeasurementDoc[];
@@ -53,12 +59,14 @@ export class PrometheusClientOutput implements Output {
       basicUsername: opts.basic_username,
       basicPassword: opts.basic_password,
       ipRange: opts.ip_range,
-      tlsCert: opts.tls_cert,
-      tlsKey: opts.tls_key,
-      tlsAllowedCacerts: opts.tls_allowed_cacerts,
+      tls: opts,
+      readTimeoutMs: serverTimeoutMs(opts.read_timeout),
+      writeTimeoutMs: serverTimeoutMs(opts.write_timeout),
       headers: opts.http_headers,
       render: () => this.collection.render(),
     });
+    this.server.onWriteTimeout = (remote) => ctx.log.warn(`Response to ${remote ?? 'a client'} not written within write_timeout; connection closed`);
+    this.server.onRefusedClient = (remote, why) => ctx.log.warn(`TLS client ${remote ?? ''} refused: ${why}`);
   }
 
   async connect(): Promise<void> {

@@ -282,7 +282,7 @@ describe('outputs.prometheus_client page', () => {
 });
 
 describe('outputs.prometheus_client HTTP endpoint', () => {
-  test('serves the page at path only; gzip on request; basic auth; ip_range', async () => {
+  test('serves the metrics at path; gzip on request; basic auth; ip_range', async () => {
     const { out } = make({ basic_username: 'scraper', basic_password: 'pw', ip_range: ['127.0.0.0/8'], http_headers: { 'X-Test': 'yes' } });
     await out.connect();
     await out.write([Metric.from('m', { a: 'b' }, { v: int(1) }, T)]);
@@ -295,11 +295,13 @@ describe('outputs.prometheus_client HTTP endpoint', () => {
     assert.match(await r.text(), /^m_v\{a="b"\} 1$/m);
     r = await fetch(url);
     assert.equal(r.status, 401);
-    assert.equal(r.headers.get('www-authenticate'), 'Basic realm="Restricted"');
+    assert.equal(r.headers.get('www-authenticate'), 'Basic realm="prometheus"');
     r = await fetch(url, { headers: { Authorization: 'Basic ' + Buffer.from('scraper:wrong').toString('base64') } });
     assert.equal(r.status, 401);
+    // Other paths get Telegraf's landing page (access.test.ts).
     r = await fetch(url.replace('/metrics', '/other'), { headers: auth });
-    assert.equal(r.status, 404);
+    assert.equal(r.status, 200);
+    assert.doesNotMatch(await r.text(), /^m_v/m);
 
     // gzip for a large page when asked.
     const big: Metric[] = [];
@@ -320,7 +322,7 @@ describe('outputs.prometheus_client HTTP endpoint', () => {
     // An address outside ip_range is refused.
     const { out: out2 } = make({ ip_range: ['10.0.0.0/8', '192.168.1.0/30'] });
     await out2.connect();
-    assert.equal((await fetch(out2.server.url())).status, 401);
+    assert.equal((await fetch(out2.server.url())).status, 403);
   });
 
   test('TLS with required client certificates (tls_allowed_cacerts)', async () => {

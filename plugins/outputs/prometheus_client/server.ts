@@ -1,14 +1,18 @@
 /**
- * The scrape endpoint: HTTP or HTTPS (optionally requiring client
- * certificates), basic auth, an IP allow-list, gzip when the scraper accepts it.
+ * The scrape endpoint: HTTP or HTTPS (Telegraf's server TLS keys, optionally
+ * requiring client certificates), basic auth, an IP allow-list, gzip when the
+ * scraper accepts it. Requests pass Telegraf's chain (prometheus_client.go
+ * 181-182): headers, then basic auth (401), then ip_range (403), then the
+ * metrics page at `path` or, on any other path, a landing page.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+import type { TLSSocket } from 'node:tls';
+import { serverTlsOptions, type TlsServerOptions } from '../../../core/tls';
 
 const gzip = promisify(zlib.gzip);
 
@@ -20,9 +24,11 @@ export interface ServerOptions {
   basicUsername?: string;
   basicPassword?: string;
   ipRange: string[];
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsAllowedCacerts?: string[];
+  tls?: TlsServerOptions;
+  /** Go's ReadTimeout: the whole request must arrive within it; also the keep-alive idle limit (Go's IdleTimeout default). */
+  readTimeoutMs?: number;
+  /** Go's WriteTimeout: from the end of the request headers to the end of the response. */
+  writeTimeoutMs?: number;
   headers?: Record<string, string>;
   render: () => string;
 }
@@ -85,12 +91,18 @@ export class ScrapeServer {
     return this.blocklist.check(remote, net.isIPv6(remote) ? 'ipv6' : 'ipv4');
   }
 
+  /** Basic auth is on when a user name OR a password is set (Telegraf internal/http.go 108); `Token user:pass` also answers it. */
   private authorized(req: http.IncomingMessage): boolean {
-    const { basicUsername: user, basicPassword: pass } = this.opts;
-    if (!user || !pass) return true;
-    const m = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (!m) return false;
-    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const { basicUsername: user = '', basicPassword: pass = '' } = this.opts;
+    if (!user && !pass) return true;
+    const header = req.headers.authorization ?? '';
+    let decoded: string;
+    if (header.startsWith('Token ')) decoded = header.slice(6);
+    else {
+      const m = /^Basic\s+(.+)$/i.exec(header);
+      if (!m) return false;
+      decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    }
     const colon = decoded.indexOf(':');
     if (colon < 0) return false;
     // Evaluate both comparisons so timing does not reveal which one failed.
@@ -101,14 +113,21 @@ export class ScrapeServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     for (const [k, v] of Object.entries(this.opts.headers ?? {})) res.setHeader(k, v);
-    const pathname = (req.url ?? '/').split('?')[0];
-    if (pathname !== this.opts.path) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+    if (!this.authorized(req)) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="prometheus"');
+      plainError(res, 401);
       return;
     }
-    if (this.opts.basicUsername && this.opts.basicPassword) res.setHeader('WWW-Authenticate', 'Basic realm="Restricted"');
-    if (!this.authorized(req) || !this.allowedIp(req.socket.remoteAddress)) {
-      res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not authorized\n');
+    if (!this.allowedIp(req.socket.remoteAddress)) {
+      plainError(res, 403);
+      return;
+    }
+    const pathname = (req.url ?? '/').split('?')[0];
+    if (pathname !== this.opts.path) {
+      // Go's mux sends every other path to the "/" handler: a landing page.
+      const html = `<html><head><title>lvsagent</title></head><body><h1>lvsagent: outputs.prometheus_client</h1><p><a href="${escapeHtml(this.opts.path)}">Metrics</a></p></body></html>\n`;
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
+      res.end(req.method === 'HEAD' ? undefined : html);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -129,24 +148,42 @@ export class ScrapeServer {
 
   async start(): Promise<void> {
     const { host, port } = parseListen(this.opts.listen);
+    const o = this.opts;
+    const writeTimeoutMs = o.writeTimeoutMs ?? 10_000;
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      // A response not written within write_timeout (a scraper that stopped reading) closes the connection, as Go's WriteTimeout.
+      const timer = setTimeout(() => {
+        this.onWriteTimeout?.(req.socket.remoteAddress);
+        req.socket.destroy();
+      }, writeTimeoutMs);
+      res.once('close', () => clearTimeout(timer));
       this.handle(req, res).catch((err: Error) => {
         if (!res.headersSent) res.writeHead(500).end(`error rendering metrics: ${err.message}\n`);
         else res.destroy();
       });
     };
-    const o = this.opts;
-    let server: http.Server;
-    if (o.tlsCert && o.tlsKey) {
-      const tlsOpts: https.ServerOptions = { cert: fs.readFileSync(o.tlsCert), key: fs.readFileSync(o.tlsKey) };
-      if (o.tlsAllowedCacerts && o.tlsAllowedCacerts.length > 0) {
-        tlsOpts.ca = o.tlsAllowedCacerts.map((f) => fs.readFileSync(f));
-        tlsOpts.requestCert = true;
-        tlsOpts.rejectUnauthorized = true;
-      }
-      server = https.createServer(tlsOpts, handler);
-    } else server = http.createServer(handler);
-    server.keepAliveTimeout = 65_000;
+    const tls = o.tls ? serverTlsOptions(o.tls) : undefined;
+    const readTimeoutMs = o.readTimeoutMs ?? 10_000;
+    const timing: http.ServerOptions = {
+      requestTimeout: readTimeoutMs,
+      headersTimeout: readTimeoutMs,
+      keepAliveTimeout: readTimeoutMs,
+      // Node checks request timeouts on this period (default 30 s): finer, so a 1 s read_timeout means 1 s.
+      connectionsCheckingInterval: Math.min(1000, readTimeoutMs),
+    };
+    const server: http.Server = tls ? https.createServer({ ...tls.options, ...timing }, handler) : http.createServer(timing, handler);
+    const checkClient = tls?.checkClient;
+    if (checkClient) {
+      // tls_allowed_dns_names: the handshake's client certificate must name one (Go's VerifyPeerCertificate, server.go 90-105).
+      server.on('secureConnection', (socket: TLSSocket) => {
+        const peer = socket.getPeerCertificate();
+        const problem = peer?.raw ? checkClient(peer.raw) : 'no client certificate';
+        if (problem) {
+          this.onRefusedClient?.(socket.remoteAddress, problem);
+          socket.destroy();
+        }
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -157,8 +194,13 @@ export class ScrapeServer {
     this.server = server;
     const addr = server.address() as net.AddressInfo;
     const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.address = `${o.tlsCert && o.tlsKey ? 'https' : 'http'}://${shownHost}:${addr.port}${o.path}`;
+    this.address = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}${o.path}`;
   }
+
+  /** Called when a response was cut off by write_timeout (for a log line). */
+  onWriteTimeout?: (remote: string | undefined) => void;
+  /** Called when a client certificate is refused by tls_allowed_dns_names. */
+  onRefusedClient?: (remote: string | undefined, why: string) => void;
 
   async stop(): Promise<void> {
     const s = this.server;
@@ -169,4 +211,13 @@ export class ScrapeServer {
     await new Promise<void>((resolve) => s.close(() => resolve()));
     clearTimeout(forced);
   }
+}
+
+function plainError(res: http.ServerResponse, code: number): void {
+  // As Go's http.Error.
+  res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' }).end(`${http.STATUS_CODES[code]}\n`);
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
