@@ -47,6 +47,9 @@ export function nextTick(p: TickPlan, scheduledMs: number, nowMs: number): numbe
   return p.aligned ? Math.ceil((nowMs - p.offsetMs) / p.intervalMs) * p.intervalMs + p.offsetMs : nowMs + p.intervalMs;
 }
 
+/** A difference between wall-clock and monotonic time over one tick that means the wall clock was stepped. */
+const CLOCK_STEP_MS = 1000;
+
 /** A random delay in [0, max) milliseconds. */
 export function jitter(maxNs: bigint): number {
   return maxNs > 0n ? Math.random() * (Number(maxNs) / 1e6) : 0;
@@ -288,20 +291,31 @@ export class Agent {
       offsetMs: Number(c.collectionOffsetNs) / 1e6,
       aligned: this.config.agent.roundInterval,
     };
-    const tick = (scheduled: number): void => {
+    // Each tick is armed on the wall clock; the monotonic clock tells a step of the wall
+    // clock (NTP, `date -s`, a resumed VM) from a timer that merely fired late.
+    const arm = (at: number): void => {
+      const wall = Date.now();
+      const mono = performance.now();
+      this.addTimer(at - wall + jitter(c.collectionJitterNs), () => tick(at, wall, mono));
+    };
+    const tick = (scheduled: number, armedWall: number, armedMono: number): void => {
       if (this.stopping) return;
+      const moved = Date.now() - armedWall - (performance.now() - armedMono);
+      if (Math.abs(moved) > CLOCK_STEP_MS) {
+        // Gathering now would be off the interval's boundaries (two timestamps in one second after a
+        // step forward, a long wait after a step back): realign on the new time instead.
+        ri.log.debug(`wall clock moved by ${(moved / 1000).toFixed(1)}s; next gather on the interval's boundary`);
+        arm(firstTick(plan, Date.now()));
+        return;
+      }
       if (ri.gathering) {
         ri.stats.gatherTimeouts.incr();
         selfStats.register('internal_agent', 'gather_timeouts').incr();
         ri.log.warn(`Collection took longer than expected; not complete after interval of ${formatDuration(c.intervalNs)}`);
       } else void this.runExclusive(ri);
-      const now = Date.now();
-      const following = nextTick(plan, scheduled, now);
-      this.addTimer(following - now + jitter(c.collectionJitterNs), () => tick(following));
+      arm(nextTick(plan, scheduled, Date.now()));
     };
-    const now = Date.now();
-    const first = firstTick(plan, now);
-    this.addTimer(first - now + jitter(c.collectionJitterNs), () => tick(first));
+    arm(firstTick(plan, Date.now()));
   }
 
   private scheduleFlush(ro: RunningOutput): void {

@@ -4,6 +4,9 @@
  * turned `interval = "600h"` into a gather loop. Longer delays are chained.
  */
 
+/** How early a timer may fire (Node's cached loop clock) and still be re-armed for the rest. */
+const EARLY_TOLERANCE_MS = 100;
+
 /** The longest delay one Node timer can hold. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -19,8 +22,9 @@ export function setLongTimeout(fn: () => void, ms: number): TimerHandle {
     timer = setTimeout(() => {
       // Also re-armed when Node fires a little early: its timers run on a cached
       // monotonic loop time, so a tick can come a millisecond before its boundary.
+      // A larger difference is the wall clock stepping back: the caller sees it.
       const rest = due - Date.now();
-      if (rest > 0) arm(Math.ceil(rest));
+      if (rest > 0 && (left > MAX_TIMER_MS || rest <= EARLY_TOLERANCE_MS)) arm(Math.ceil(rest));
       else fn();
     }, Math.min(Math.max(0, left), MAX_TIMER_MS));
   };

@@ -123,6 +123,35 @@ describe('scheduler', () => {
     assert.equal(sink[0].getTag('host'), 'testhost');
   });
 
+  test('a step of the wall clock realigns gathers on the interval boundaries of the new time', async () => {
+    const probe: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
+    const reg = new PluginRegistry();
+    reg.register(slowInput('fast', probe, 1));
+    reg.register(collectingOutput([]));
+    const realNow = Date.now;
+    let stepMs = 0;
+    Date.now = () => realNow() + stepMs;
+    const agent = new Agent(config(settings({ intervalNs: 200n * MS }), [inputSection('fast')]), reg);
+    try {
+      await agent.start();
+      agent.run();
+      await sleep(500);
+      // An hour forward, off the 200 ms grid by 130 ms (as `date -s` or NTP would leave it).
+      stepMs = 3600_000 + 130;
+      const before = probe.starts.length;
+      await sleep(900);
+      await agent.stop();
+      const after = probe.starts.slice(before);
+      assert.ok(after.length >= 3, `gathers after the step: ${after.length}`);
+      for (const t of after) {
+        const phase = t % 200;
+        assert.ok(phase < 100, `gather at phase ${phase} ms of the 200 ms interval after the step (${after.map((x) => x % 200).join(', ')})`);
+      }
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   test('a gather that outlasts its interval is not overlapped and is counted', async () => {
     const probe: Probe = { starts: [], ends: [], active: 0, maxActive: 0 };
     const reg = new PluginRegistry();
