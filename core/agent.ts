@@ -9,6 +9,7 @@ import { defaultPrecision, type InputSection, type LoadedConfig, type OutputSect
 import { formatDuration } from './config/duration';
 import { agentLog, Logger } from './log';
 import type { Metric } from './metric';
+import type { MeasurementDoc } from './plugin';
 import type { PluginRegistry } from './registry';
 import { RunningInput, type MetricSink } from './models/running_input';
 import { RunningOutput } from './models/running_output';
@@ -125,7 +126,7 @@ export class Agent {
     if (!plugin) throw new Error(`undefined but requested output: ${s.name}`);
     const a = this.config.agent;
     const log = new Logger(s.alias ? `outputs.${s.name}::${s.alias}` : `outputs.${s.name}`, s.logLevel);
-    const output = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot }));
+    const output = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot, measurements: this.inputDocs() }));
     const ro = new RunningOutput(
       {
         name: s.name,
@@ -147,6 +148,17 @@ export class Agent {
       if (!this.stopping) void ro.flush(true);
     };
     return ro;
+  }
+
+  private docs: MeasurementDoc[] | undefined;
+
+  /** The measurement docs of every input plugin in the registry, for the outputs' context. */
+  private inputDocs(): readonly MeasurementDoc[] {
+    if (this.docs === undefined) {
+      this.docs = [];
+      for (const p of this.registry.inputs.values()) if (p.measurements) this.docs.push(...p.measurements);
+    }
+    return this.docs;
   }
 
   /** Routes one gathered metric to every output (each gets its own copy) and the extra sink. */

@@ -121,7 +121,8 @@ export interface InputPlugin<O = Record<string, unknown>> extends PluginBase {
 }
 
 export interface OutputContext extends PluginContext {
-  /** Serializer settings shared by line-protocol outputs. */
+  /** Field documentation of every input plugin the agent knows (for HELP texts and metric types). */
+  measurements?: readonly MeasurementDoc[];
 }
 
 export interface OutputPlugin<O = Record<string, unknown>> extends PluginBase {

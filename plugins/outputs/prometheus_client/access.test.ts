@@ -26,7 +26,7 @@ after(async () => {
 
 async function serve(opts: Record<string, unknown>, log = new CaptureLogger('outputs.prometheus_client')): Promise<PrometheusClientOutput> {
   const o = withDefaults<PrometheusClientOptions>(plugin.schema, { listen: '127.0.0.1:0', ...opts });
-  const out = new PrometheusClientOutput(o, outputContext(log, 'outputs.prometheus_client'), { docs: [] });
+  const out = new PrometheusClientOutput(o, outputContext(log, 'outputs.prometheus_client'));
   outputs.push(out);
   await out.connect();
   await out.write([Metric.from('m', {}, { v: int(1) }, T)]);
@@ -137,7 +137,7 @@ describe('server TLS keys (Telegraf plugins/common/tls/server.go 14-19)', () => 
     const r = await httpsGet(out.server.url(), { ca: fs.readFileSync(p.caFile) });
     assert.equal(r.status, 'HTTP/1.1 200 OK');
     const o = withDefaults<PrometheusClientOptions>(plugin.schema, { listen: '127.0.0.1:0', tls_cert: p.serverCert, tls_key: p.serverKey });
-    const noPwd = new PrometheusClientOutput(o, outputContext(new CaptureLogger(), 'outputs.prometheus_client'), { docs: [] });
+    const noPwd = new PrometheusClientOutput(o, outputContext(new CaptureLogger(), 'outputs.prometheus_client'));
     await assert.rejects(noPwd.connect());
   });
 
@@ -153,7 +153,7 @@ describe('server TLS keys (Telegraf plugins/common/tls/server.go 14-19)', () => 
     assert.equal((await httpsGet(only12.server.url(), { ca })).protocol, 'TLSv1.2');
     // min above max is a start-up error, as Telegraf's (server.go 77-79).
     const o = withDefaults<PrometheusClientOptions>(plugin.schema, { listen: '127.0.0.1:0', ...key, tls_min_version: 'TLS13', tls_max_version: 'TLS12' });
-    await assert.rejects(new PrometheusClientOutput(o, outputContext(new CaptureLogger()), { docs: [] }).connect(), /can't be greater than tls max version/);
+    await assert.rejects(new PrometheusClientOutput(o, outputContext(new CaptureLogger())).connect(), /can't be greater than tls max version/);
   });
 
   test('tls_cipher_suites (Go names) limit TLS 1.2 suites', async (t) => {

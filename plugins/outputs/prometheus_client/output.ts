@@ -4,8 +4,7 @@
  */
 import { durationMs, parseDuration } from '../../../core/config/duration';
 import type { Metric } from '../../../core/metric';
-import type { MeasurementDoc, Output, OutputContext } from '../../../core/plugin';
-import { loadRegistry } from '../../../core/registry';
+import type { Output, OutputContext } from '../../../core/plugin';
 import { Collection } from './collection';
 import { HelpIndex } from './help';
 import type { PrometheusClientOptions } from './options';
@@ -18,21 +17,7 @@ function serverTimeoutMs(v: string | number): number {
 }
 
 export interface PrometheusClientExtras {
-  /** Field documentation to use instead of the registry's (tests). */
-  docs?: MeasurementDoc[];
   now?: () => number;
-}
-
-/** Field docs of every input plugin the registry knows. */
-function registryDocs(ctx: OutputContext): MeasurementDoc[] {
-  try {
-    const docs: MeasurementDoc[] = [];
-    for (const p of loadRegistry().inputs.values()) if (p.measurements) docs.push(...p.measurements);
-    return docs;
-  } catch (err) {
-    ctx.log.warn(`Could not load plugin field documentation for HELP texts: ${(err as Error).message}`);
-    return [];
-  }
 }
 
 export class PrometheusClientOutput implements Output {
@@ -41,7 +26,6 @@ export class PrometheusClientOutput implements Output {
 
   constructor(opts: PrometheusClientOptions, private readonly ctx: OutputContext, extras: PrometheusClientExtras = {}) {
     if (opts.metric_version === 1) ctx.log.info('metric_version = 1 is served with metric_version 2 semantics');
-    const docs = extras.docs ?? registryDocs(ctx);
     this.collection = new Collection({
       stringAsLabel: opts.string_as_label,
       exportTimestamp: opts.export_timestamp,
@@ -49,7 +33,8 @@ export class PrometheusClientOutput implements Output {
       counterGlobs: opts.metric_types.counter ?? [],
       gaugeGlobs: opts.metric_types.gauge ?? [],
       counterTotalSuffix: opts.counter_total_suffix,
-      help: new HelpIndex(docs),
+      // HELP texts and types from the inputs' field docs, which the agent hands over in the context.
+      help: new HelpIndex(ctx.measurements ?? []),
       log: ctx.log,
       now: extras.now,
     });

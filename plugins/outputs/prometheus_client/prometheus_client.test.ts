@@ -7,6 +7,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { assetPath } from '../../../core/assets';
 import { FieldType, int, Metric, TagSet, uint } from '../../../core/metric';
@@ -40,10 +42,10 @@ after(async () => {
   for (const o of outputs) await o.close();
 });
 
-function make(opts: Record<string, unknown> = {}, extras: PrometheusClientExtras = {}) {
+function make(opts: Record<string, unknown> = {}, extras: PrometheusClientExtras & { docs?: MeasurementDoc[] } = {}) {
   const log = new CaptureLogger('outputs.prometheus_client');
   const o = withDefaults<PrometheusClientOptions>(plugin.schema, { listen: '127.0.0.1:0', ...opts });
-  const out = new PrometheusClientOutput(o, outputContext(log, 'outputs.prometheus_client'), { docs: DOCS, ...extras });
+  const out = new PrometheusClientOutput(o, { ...outputContext(log, 'outputs.prometheus_client'), measurements: extras.docs ?? DOCS }, extras);
   outputs.push(out);
   return { out, log };
 }
@@ -243,7 +245,7 @@ describe('outputs.prometheus_client page', () => {
     assert.match(out.collection.render(), /^# HELP svc_life Flow lifetime, seconds\n# TYPE svc_life histogram\n/);
   });
 
-  test('without injected docs, HELP and TYPE come from the registry of input plugins', async (t) => {
+  test('HELP and TYPE come from the input plugins\' docs that the agent puts in the output context', async (t) => {
     const { loadRegistry } = await import('../../../core/registry');
     let pick: { measurement: string; field: string; help: string; valueType: string } | undefined;
     for (const p of loadRegistry().inputs.values())
@@ -252,9 +254,13 @@ describe('outputs.prometheus_client page', () => {
           if (!pick && !f.name.includes('<') && (f.valueType === 'counter' || f.valueType === 'gauge') && f.help && (f.type === 'int' || f.type === 'uint' || f.type === 'float'))
             pick = { measurement: m.name, field: f.name, help: f.help, valueType: f.valueType };
     if (!pick) return t.skip('no input plugin with documented counter/gauge fields is built');
-    const log = new CaptureLogger('outputs.prometheus_client');
-    const o = withDefaults<PrometheusClientOptions>(plugin.schema, { listen: '127.0.0.1:0' });
-    const out = new PrometheusClientOutput(o, outputContext(log, 'outputs.prometheus_client'));
+    const { Agent } = await import('../../../core/agent');
+    const { loadConfig } = await import('../../../core/config/load');
+    const registry = loadRegistry();
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lvsagent-prom-')), 'a.conf');
+    fs.writeFileSync(file, '[[inputs.internal]]\n[[outputs.prometheus_client]]\n  listen = "127.0.0.1:0"\n');
+    const agent = new Agent(loadConfig({ files: [file], directories: [], registry }), registry);
+    const out = agent.outputs[0].output as PrometheusClientOutput;
     await out.write([Metric.from(pick.measurement, { host: 'h' }, { [pick.field]: int(1) }, T)]);
     const { help, types } = parsePage(out.collection.render());
     const name = `${pick.measurement}_${pick.field}`;
