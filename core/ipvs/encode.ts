@@ -20,7 +20,7 @@ function serviceIdentity(m: MessageBuilder, key: ServiceKey): void {
     m.u32(C.IPVS_SVC_ATTR_FWMARK, key.fwmark);
   } else {
     m.u16(C.IPVS_SVC_ATTR_PROTOCOL, key.protocol);
-    m.bytes(C.IPVS_SVC_ATTR_ADDR, key.af === C.AF_INET ? key.addr.subarray(0, 4) : key.addr.subarray(0, 16));
+    m.bytesFrom(C.IPVS_SVC_ATTR_ADDR, key.addr, 0, key.af === C.AF_INET ? 4 : 16);
     m.be16(C.IPVS_SVC_ATTR_PORT, key.port);
   }
 }

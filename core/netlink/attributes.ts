@@ -50,7 +50,9 @@ export class AttributeEncoder {
   protected len = 0;
 
   constructor(initialCapacity = 256) {
-    this.buf = Buffer.alloc(Math.max(16, initialCapacity));
+    // Not zeroed here: alloc() zeroes each region it hands out. Small requests come from
+    // Node's shared pool instead of a fresh allocation (one per IPVS service per gather).
+    this.buf = Buffer.allocUnsafe(Math.max(16, initialCapacity));
   }
 
   /** Bytes written so far. */
@@ -70,7 +72,7 @@ export class AttributeEncoder {
     if (need > this.buf.length) {
       let size = this.buf.length * 2;
       while (size < need) size *= 2;
-      const grown = Buffer.alloc(size);
+      const grown = Buffer.allocUnsafe(size);
       this.buf.copy(grown, 0, 0, this.len);
       this.buf = grown;
     }
@@ -116,6 +118,13 @@ export class AttributeEncoder {
   bytes(type: number, data: Uint8Array): this {
     const off = this.attr(type, data.length);
     this.buf.set(data, off);
+    return this;
+  }
+
+  /** `length` bytes of `src` from `start` (no view of them is made). */
+  bytesFrom(type: number, src: Uint8Array, start: number, length: number): this {
+    const off = this.attr(type, length);
+    for (let i = 0; i < length; i++) this.buf[off + i] = src[start + i];
     return this;
   }
 
