@@ -127,9 +127,24 @@ async function runAgent(args: CliArgs, registry: PluginRegistry, first: LoadedCo
       }
       await agent.stop({ flush: false });
       const left = agent.takeBuffered();
+      const previous = cfg;
       cfg = next;
       setupLogging(cfg, false);
-      agent = new Agent(cfg, registry);
+      try {
+        agent = new Agent(cfg, registry);
+      } catch (err) {
+        // Outputs could not be built (say an unusable buffer_directory): the previous configuration runs on.
+        agentLog.error(`Reload failed, keeping the running configuration: ${(err as Error).message}`);
+        cfg = previous;
+        setupLogging(cfg, false);
+        try {
+          agent = new Agent(cfg, registry);
+        } catch (again) {
+          agentLog.error(`${(again as Error).message}`);
+          await exitAfterDrain(1);
+          return;
+        }
+      }
       const lost = agent.adoptBuffered(left);
       if (lost) agentLog.warn(`${lost} buffered metrics belonged to outputs no longer configured; dropped`);
       try {

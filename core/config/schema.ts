@@ -43,6 +43,10 @@ export const agentSchema: JsonSchema = {
     quiet: { type: 'boolean', default: false },
     logfile: { type: 'string', default: '' },
     logtarget: { type: 'string' },
+    // Telegraf's disk buffer (`disk_write_through` is its internal name for `disk`).
+    buffer_strategy: { type: 'string', enum: ['memory', 'disk', 'disk_write_through'], default: 'memory' },
+    buffer_directory: { type: 'string', default: '' },
+    buffer_disk_sync: { type: 'boolean', default: true },
   },
   additionalProperties: false,
 };
@@ -59,9 +63,6 @@ export const agentTelegrafOnlyKeys = [
   'always_include_global_tags',
   'skip_processors_before_aggregators',
   'skip_processors_after_aggregators',
-  'buffer_strategy',
-  'buffer_directory',
-  'buffer_disk_sync',
   'snmp_translator',
   'utc',
   'flush_buffer_when_full',
@@ -113,6 +114,11 @@ export const outputCommonProperties: Record<string, unknown> = {
 /** Keys Telegraf accepts in every input/output section that lvsagent ignores with a warning. */
 export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'pass', 'drop', 'order'];
 export const outputTelegrafOnlyKeys = ['metricpass', 'pass', 'drop', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
+/** Why some of those keys are ignored, when it is not "not implemented". */
+export const pluginKeyNotes: Record<string, string> = {
+  buffer_strategy: 'is an [agent] option (as in Telegraf, outputs cannot set it)',
+  buffer_directory: 'is an [agent] option (as in Telegraf, outputs cannot set it)',
+};
 
 export function makeAjv(): Ajv {
   const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false, allowUnionTypes: true });
