@@ -72,8 +72,9 @@ export interface DiskBufferOptions {
 export const DEFAULT_SEGMENT_BYTES = 16 << 20;
 const DEFAULT_CACHE_METRICS = 20_000;
 const DEFAULT_MEMORY_METRICS = 10_000;
-/** An emptied active segment at least this big is replaced by a new one (its space given back). */
-const RECYCLE_BYTES = 1 << 20;
+/** Segments are at most this part of their filesystem, so a small one is given back in pieces while it drains. */
+const SEGMENTS_PER_FILESYSTEM = 16;
+const MIN_SEGMENT_BYTES = 4096;
 
 export class DiskBufferError extends Error {}
 
@@ -184,15 +185,16 @@ export class DiskBuffer implements OutputBuffer {
       throw new DiskBufferError(`cannot use ${dir}: ${(err as Error).message}`);
     }
     let log: SegmentLog;
+    const segmentBytes = segmentSize(dir, opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
     try {
       writeOwner(dir, opts.owner);
-      log = SegmentLog.open({ dir, sync: opts.sync, segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES, log: opts.log });
+      log = SegmentLog.open({ dir, sync: opts.sync, segmentBytes, log: opts.log });
     } catch (err) {
       lock.release();
       throw new DiskBufferError(`cannot use ${dir}: ${(err as Error).message}`);
     }
     for (const r of log.repairs) opts.log.warn(`buffer ${dir}: ${r}`);
-    const b = new DiskBuffer(opts, log, lock);
+    const b = new DiskBuffer({ ...opts, segmentBytes }, log, lock);
     const found = log.writeSeq - b.readSeq;
     if (found > 0) opts.log.info(`buffer ${dir}: ${found} metrics from an earlier run, delivered first`);
     const dropped = b.enforceLimit();
@@ -638,11 +640,15 @@ export class DiskBuffer implements OutputBuffer {
     this.memEnds = ends;
   }
 
-  /** An emptied active segment is replaced by a fresh one once it is big (or space is short), giving its space back. */
+  /**
+   * An emptied active segment is replaced by a fresh one, giving its space
+   * back: a drained buffer holds no disk space (one file created and one
+   * removed per drain, measured as negligible beside the writes).
+   */
   private recycleIfEmpty(): void {
     const active = this.log.activeSegment;
     if (!active || this.log.segments.length !== 1 || this.inFlight) return;
-    if (active.size <= SEGMENT_HEADER_BYTES || (active.size < RECYCLE_BYTES && !this.failing)) return;
+    if (active.size <= SEGMENT_HEADER_BYTES) return;
     if (this.failing) this.failing.nextAttempt = 0;
     if (this.log.recycleActive()) {
       const seg = this.log.activeSegment!;
@@ -684,6 +690,16 @@ export class DiskBuffer implements OutputBuffer {
     this.log.close();
     this.lock.release();
     return lost;
+  }
+}
+
+/** The segment size for a directory: the configured one, smaller on a small filesystem. */
+function segmentSize(dir: string, configured: number): number {
+  try {
+    const st = fs.statfsSync(dir);
+    return Math.min(configured, Math.max(MIN_SEGMENT_BYTES, Math.floor((st.blocks * st.bsize) / SEGMENTS_PER_FILESYSTEM)));
+  } catch {
+    return configured;
   }
 }
 

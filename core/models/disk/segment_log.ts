@@ -453,18 +453,15 @@ export class SegmentLog {
 
   /** Starts a new active segment at writeSeq. Throws the I/O error (ENOSPC) when it cannot be created; the log then has no active segment. */
   createSegment(): void {
-    this.retireActive();
+    // An active segment without records already starts here (and the name would be taken).
+    if (this.active && this.active.startSeq === this.writeSeq) return;
     const file = path.join(this.dir, segmentName(this.writeSeq));
     const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
     header.writeUInt32LE(SEGMENT_MAGIC, 0);
     header.writeUInt16LE(FORMAT_VERSION, 4);
     header.writeBigUInt64LE(BigInt(this.writeSeq), 8);
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'w+', 0o644);
-    } catch (err) {
-      throw err;
-    }
+    // The new segment is made before the active one is given up: when that fails (no space), appending goes on where it was.
+    const fd = fs.openSync(file, 'w+', 0o644);
     try {
       if (fs.writeSync(fd, header, 0, SEGMENT_HEADER_BYTES, 0) !== SEGMENT_HEADER_BYTES) throw Object.assign(new Error('short write of segment header'), { code: 'ENOSPC' });
     } catch (err) {
@@ -472,6 +469,7 @@ export class SegmentLog {
       fs.rmSync(file, { force: true });
       throw err;
     }
+    this.retireActive();
     const seg: Segment = { startSeq: this.writeSeq, file, size: SEGMENT_HEADER_BYTES, fd, deleted: false };
     this.segments.push(seg);
     this.sizeBytes += SEGMENT_HEADER_BYTES;
@@ -601,7 +599,12 @@ export class SegmentLog {
       this.positionSync.onError = () => this.syncErrors++;
     }
     try {
-      return this.readSlots();
+      const found = this.readSlots();
+      const size = fs.fstatSync(this.positionFd).size;
+      const full = POSITION_SLOT_STRIDE + POSITION_SLOT_BYTES;
+      // Both slots get their blocks now: later position writes must not need space (a full disk is when they matter).
+      if (size < full) fs.writeSync(this.positionFd, Buffer.alloc(full - size), 0, full - size, size);
+      return found;
     } catch (err) {
       this.fail(file, err);
     }
