@@ -265,6 +265,21 @@ describe('disk buffer log', () => {
     b.close();
   });
 
+  test('closed while a batch is in flight (a final flush past its deadline): late calls are harmless, the batch comes again after reopening', async () => {
+    const dir = freshDir();
+    let b = open(dir);
+    b.add(range(0, 20));
+    await turn();
+    const inFlight = b.batch(10);
+    b.close();
+    b.endBatch(inFlight, true);
+    assert.deepEqual(b.batch(10), []);
+    assert.equal(b.add(range(20, 21)), 1, 'a straggler after the stop is dropped, not thrown');
+    b = open(dir);
+    assert.deepEqual(drain(b), seq(0, 20));
+    b.close();
+  });
+
   test('a corrupt record inside an older segment: logged once, the rest of that segment counted as dropped, later segments delivered', async () => {
     const dir = freshDir();
     let b = open(dir, { segmentBytes: 2048 });

@@ -234,7 +234,11 @@ export class DiskBuffer implements OutputBuffer {
   }
 
   add(metrics: readonly Metric[]): number {
-    if (this.closed) throw new Error(`buffer ${this.dir} is closed`);
+    if (this.closed) {
+      // Only a straggler after the stop (its agent is gone): nowhere to keep it.
+      this.countDropped(metrics.length);
+      return metrics.length;
+    }
     let dropped = 0;
     for (let i = 0; i < metrics.length; i++) {
       const m = metrics[i];
@@ -471,6 +475,8 @@ export class DiskBuffer implements OutputBuffer {
   // ---- batches ----------------------------------------------------------
 
   batch(n: number): Metric[] {
+    // A flush still running when the buffer was closed at a stop (past its deadline) finds nothing more to write.
+    if (this.closed) return [];
     // A batch taken and never ended (nothing to write) is simply replaced, as in the memory buffer.
     this.inFlight = undefined;
     this.commit();
@@ -482,7 +488,7 @@ export class DiskBuffer implements OutputBuffer {
   }
 
   peek(offset: number, n: number): Metric[] {
-    return this.collect(offset, n, undefined, undefined);
+    return this.closed ? [] : this.collect(offset, n, undefined, undefined);
   }
 
   /** Metrics [offset, offset + n) in delivery order: the log's unmasked records, then the memory part. */
@@ -563,6 +569,8 @@ export class DiskBuffer implements OutputBuffer {
   }
 
   endBatch(batch: readonly Metric[], remove: boolean, keep?: ReadonlySet<number>): void {
+    // Closed while this batch was on the wire: it stays in the log and is delivered (again) after the restart.
+    if (this.closed) return;
     const f = this.inFlight;
     this.inFlight = undefined;
     if (f && batch.length !== f.seqs.length + f.memIds.length) throw new Error('disk buffer: endBatch with another batch than the one in flight');
