@@ -5,7 +5,7 @@
  * directory lock, and a real full filesystem (a 64 KiB tmpfs).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -31,6 +31,10 @@ function open(dir: string, over: Partial<DiskBufferOptions> = {}, log = new Capt
 const range = (from: number, to: number): Metric[] => Array.from({ length: to - from }, (_, i) => childMetric(from + i));
 const ids = (ms: readonly Metric[]): number[] => ms.map((m) => Number(m.time));
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+async function waitFor(pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(pred());
+}
 
 /** Takes and acknowledges everything; returns the ids in delivery order. */
 function drain(b: DiskBuffer, size = 100): number[] {
@@ -312,6 +316,29 @@ describe('disk buffer log', () => {
     b.close();
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     fs.writeFileSync(path.join(dir, 'lock'), `${dead.stdout} 12345\n`);
+    open(dir).close();
+  });
+
+  test('a lock held by a live process is refused: in our PID namespace by its pid and start time, in another by its refresh time', async () => {
+    const dir = freshDir();
+    open(dir).close();
+    const lock = path.join(dir, 'lock');
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await waitFor(() => fs.existsSync(`/proc/${child.pid}/stat`));
+      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      const ns = fs.readlinkSync('/proc/self/ns/pid');
+      fs.writeFileSync(lock, `${child.pid} ${start} ${ns}\n`);
+      assert.throws(() => open(dir), /is in use by process \d+ \(another lvsagent with the same buffer_directory\?\)/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    // Another PID namespace (another container): only the refresh time tells.
+    fs.writeFileSync(lock, `1 999 pid:[1]\n`);
+    assert.throws(() => open(dir), /in use by process 1 of another PID namespace .* refreshed 0s ago/);
+    const old = new Date(Date.now() - 6000);
+    fs.utimesSync(lock, old, old);
     open(dir).close();
   });
 
