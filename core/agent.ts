@@ -5,6 +5,8 @@
  * output's buffer, flushes outputs on their timers and when a batch is full,
  * and shuts down with a final flush.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { defaultPrecision, type InputSection, type LoadedConfig, type OutputSection } from './config/load';
 import { formatDuration } from './config/duration';
 import { agentLog, Logger } from './log';
@@ -12,7 +14,11 @@ import type { Metric } from './metric';
 import type { MeasurementDoc } from './plugin';
 import type { PluginRegistry } from './registry';
 import { RunningInput, type MetricSink } from './models/running_input';
-import { RunningOutput } from './models/running_output';
+import type { OutputBuffer } from './models/buffer';
+import { DiskBuffer, DiskBufferError, readOwner } from './models/disk/disk_buffer';
+import { SegmentLog } from './models/disk/segment_log';
+import { outputIdentities, type OutputIdentity } from './models/output_identity';
+import { RunningOutput, writeStatTags } from './models/running_output';
 import { selfStats, type StatGroup } from './selfstat';
 import { setLongTimeout, type TimerHandle } from './timers';
 
@@ -26,6 +32,12 @@ export interface AgentOptions {
   hostTag?: boolean;
   /** Overrides precision when the config sets none (execd: no rounding, as Telegraf's shim). */
   defaultPrecisionNs?: bigint;
+  /**
+   * A reload's new agent: the running agent's open disk buffers by directory.
+   * An output of the same section takes over the buffer instead of opening
+   * its directory a second time (see handOverBuffers).
+   */
+  inheritBuffers?: ReadonlyMap<string, DiskBuffer>;
 }
 
 export interface TickPlan {
@@ -64,6 +76,10 @@ export class Agent {
   private readonly inFlight = new Set<Promise<void>>();
   /** Which config section each output came from (to hand its buffer on at a reload). */
   private readonly identities = new Map<RunningOutput, OutputIdentity>();
+  /** Buffers taken over from the running agent at a reload: closed by it, not by us, until the handover. */
+  private readonly inherited = new Set<OutputBuffer>();
+  /** Buffers handed over to a reload's new agent: it closes them. */
+  private readonly handedOver = new Set<OutputBuffer>();
   /** Extra sink (execd and --test modes write metrics themselves). */
   sink?: MetricSink;
   /** The extra sink's backpressure: a promise while it is full (see Accumulator.whenReady). */
@@ -82,11 +98,18 @@ export class Agent {
     for (const s of config.inputs) this.inputs.push(this.buildInput(s, globalTags));
     if (options.runOutputs ?? !options.manualGather) {
       const ids = outputIdentities(config.outputs);
-      config.outputs.forEach((s, i) => {
-        const ro = this.buildOutput(s);
-        this.outputs.push(ro);
-        this.identities.set(ro, ids[i]);
-      });
+      try {
+        config.outputs.forEach((s, i) => {
+          const ro = this.buildOutput(s, ids[i]);
+          this.outputs.push(ro);
+          this.identities.set(ro, ids[i]);
+        });
+      } catch (err) {
+        // Buffers opened so far release their directories (a reload falls back to the running agent).
+        this.closeBuffers();
+        throw err;
+      }
+      if (config.agent.buffer?.strategy === 'disk') this.reportForeignBuffers(config.agent.buffer.directory);
     }
   }
 
@@ -121,20 +144,56 @@ export class Agent {
     );
   }
 
-  private buildOutput(s: OutputSection): RunningOutput {
+  private buildOutput(s: OutputSection, identity: OutputIdentity): RunningOutput {
     const plugin = this.registry.outputs.get(s.name);
     if (!plugin) throw new Error(`undefined but requested output: ${s.name}`);
     const a = this.config.agent;
     const log = new Logger(s.alias ? `outputs.${s.name}::${s.alias}` : `outputs.${s.name}`, s.logLevel);
-    const output = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot, measurements: this.inputDocs() }));
+    const metricBatchSize = s.metricBatchSize ?? a.metricBatchSize;
+    const metricBufferLimit = s.metricBufferLimit ?? a.metricBufferLimit;
+    // The buffer first: an unusable buffer directory stops the start before any plugin binds a port.
+    let buffer: OutputBuffer | undefined;
+    const b = a.buffer;
+    if (b?.strategy === 'disk') {
+      if (plugin.memoryBufferOnly) log.info(`buffer_strategy = "disk" does not apply (${plugin.memoryBufferOnly}); buffering in memory`);
+      else {
+        const dir = path.join(b.directory, identity.bufferId);
+        // A reload's new agent takes over the running agent's open buffer of the same section.
+        const inherited = this.options.inheritBuffers?.get(path.resolve(dir));
+        if (inherited) {
+          buffer = inherited;
+          this.inherited.add(inherited);
+        } else try {
+          buffer = DiskBuffer.open({
+            dir,
+            owner: { output: s.name, alias: s.alias, section: s.section, file: s.file },
+            limit: metricBufferLimit,
+            batchSize: metricBatchSize,
+            sync: b.sync,
+            log,
+            stat: (field) => selfStats.register('internal_write', field, writeStatTags(s.name, s.alias)),
+          });
+        } catch (err) {
+          if (err instanceof DiskBufferError) throw new Error(`${b.origin}: option "buffer_directory": buffer of ${s.section} in ${s.file}: ${err.message}`);
+          throw err;
+        }
+      }
+    }
+    let output;
+    try {
+      output = createNamed(s, () => plugin.create(s.options, { log, section: s.section, intervalNs: a.intervalNs, oneShot: !!this.options.oneShot, measurements: this.inputDocs() }));
+    } catch (err) {
+      if (buffer && !this.inherited.has(buffer)) buffer.close?.();
+      throw err;
+    }
     const ro = new RunningOutput(
       {
         name: s.name,
         alias: s.alias,
         flushIntervalNs: s.flushIntervalNs || a.flushIntervalNs,
         flushJitterNs: s.flushJitterNs ?? a.flushJitterNs,
-        metricBatchSize: s.metricBatchSize ?? a.metricBatchSize,
-        metricBufferLimit: s.metricBufferLimit ?? a.metricBufferLimit,
+        metricBatchSize,
+        metricBufferLimit,
         nameOverride: s.nameOverride,
         namePrefix: s.namePrefix,
         nameSuffix: s.nameSuffix,
@@ -143,6 +202,7 @@ export class Agent {
       },
       output,
       log,
+      buffer,
     );
     ro.onBatchReady = () => {
       if (!this.stopping) void ro.flush(true);
@@ -159,6 +219,33 @@ export class Agent {
       for (const p of this.registry.inputs.values()) if (p.measurements) this.docs.push(...p.measurements);
     }
     return this.docs;
+  }
+
+  /**
+   * Disk buffers in buffer_directory that no configured output owns: their
+   * section changed (another destination, other options) or went away. They
+   * are never delivered to another section; one line each says so.
+   */
+  private reportForeignBuffers(directory: string): void {
+    const mine = new Set<string>();
+    for (const ro of this.outputs) if (ro.buffer instanceof DiskBuffer) mine.add(path.basename(ro.buffer.dir));
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(directory, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory() || mine.has(e.name)) continue;
+      const dir = path.join(directory, e.name);
+      const held = SegmentLog.inspect(dir, agentLog);
+      if (!held || held.metrics === 0) continue;
+      const owner = readOwner(dir);
+      const whose = owner ? `${owner.section}${owner.alias ? ` (alias ${owner.alias})` : ''}${owner.file ? ` of ${owner.file}` : ''}` : 'an output';
+      agentLog.warn(
+        `buffer_directory: ${dir} holds ${held.metrics} metrics (${held.bytes} bytes) of ${whose} as configured before; no configured output has that section now, so they are not delivered (restore the section to send them, or delete the directory)`,
+      );
+    }
   }
 
   /** Routes one gathered metric to every output (each gets its own copy) and the extra sink. */
@@ -178,6 +265,7 @@ export class Agent {
       await this.startPlugins();
     } catch (err) {
       await this.closeStarted();
+      this.closeBuffers();
       throw err;
     }
   }
@@ -393,20 +481,52 @@ export class Agent {
         ro.log.error(`closing: ${(err as Error).message}`);
       }
     }
+    this.closeBuffers();
     return ok;
+  }
+
+  /** This agent's open disk buffers by directory (for a reload's new agent to take over). */
+  diskBuffers(): Map<string, DiskBuffer> {
+    const out = new Map<string, DiskBuffer>();
+    for (const ro of this.outputs) if (ro.buffer instanceof DiskBuffer && !this.handedOver.has(ro.buffer)) out.set(path.resolve(ro.buffer.dir), ro.buffer);
+    return out;
+  }
+
+  /** The buffers `next` took over from this agent are its own now: this agent's stop leaves them open. */
+  handOverBuffers(next: Agent): void {
+    for (const b of next.inherited) this.handedOver.add(b);
+    next.inherited.clear();
+  }
+
+  /** Disk buffers write what they hold in memory and release their directories (not those lent or taken over). */
+  private closeBuffers(): void {
+    for (const ro of this.outputs) {
+      if (this.inherited.has(ro.buffer) || this.handedOver.has(ro.buffer)) continue;
+      try {
+        ro.buffer.close?.();
+      } catch (err) {
+        ro.log.error(`closing the buffer: ${(err as Error).message}`);
+      }
+    }
   }
 
   private async finalFlush(ro: RunningOutput): Promise<boolean> {
     const limitMs = ro.writeTimeoutMs + 1000;
     const written = await withDeadline(ro.flushAfterCurrent(), limitMs);
-    if (written === undefined) ro.log.error(`final flush did not finish within ${limitMs / 1000}s; ${ro.buffer.length} metrics not sent`);
-    else if (!written) ro.log.error(`final flush failed; ${ro.buffer.length} metrics not sent`);
+    const kept = ro.buffer instanceof DiskBuffer ? `; they stay in ${ro.buffer.dir} for the next start` : '';
+    if (written === undefined) ro.log.error(`final flush did not finish within ${limitMs / 1000}s; ${ro.buffer.length} metrics not sent${kept}`);
+    else if (!written) ro.log.error(`final flush failed; ${ro.buffer.length} metrics not sent${kept}`);
     return written === true;
   }
 
-  /** Unsent metrics of every output by section identity, for a reloaded agent (call after stop). */
+  /**
+   * Unsent metrics of every output by section identity, for a reloaded agent
+   * (call after stop). A disk buffer's metrics stay in its directory, which
+   * stop() released for the new agent.
+   */
   takeBuffered(): BufferedMetrics[] {
     return this.outputs.map((ro) => {
+      if (ro.buffer instanceof DiskBuffer) return { identity: this.identities.get(ro)!, metrics: [], directory: ro.buffer.dir };
       const left = ro.buffer.batch(ro.buffer.length);
       ro.buffer.endBatch(left, true);
       return { identity: this.identities.get(ro)!, metrics: left };
@@ -424,18 +544,70 @@ export class Agent {
     const mine = this.outputs.map((ro) => this.identities.get(ro)!);
     const taken = new Set<number>();
     const rest: BufferedMetrics[] = [];
+    // A disk backlog whose directory a new output opened is already where it belongs.
+    const pending: BufferedMetrics[] = [];
     for (const b of left) {
+      const i = b.directory === undefined ? -1 : this.outputs.findIndex((ro, j) => !taken.has(j) && ro.buffer instanceof DiskBuffer && ro.buffer.dir === b.directory);
+      if (i >= 0) taken.add(i);
+      else pending.push(b);
+    }
+    for (const b of pending) {
       const i = mine.findIndex((id, j) => !taken.has(j) && id.exact === b.identity.exact);
       if (i < 0) rest.push(b);
+      else if (b.directory !== undefined) this.moveDiskBacklog(i, b.directory, taken);
       else this.adoptInto(i, b.metrics, taken);
     }
     let lost = 0;
     for (const b of rest) {
+      if (b.directory !== undefined) {
+        // Never into another section: the backlog waits in its directory for its section to come back.
+        const held = SegmentLog.inspect(b.directory, agentLog);
+        if (held && held.metrics > 0)
+          agentLog.warn(`${held.metrics} buffered metrics stay in ${b.directory}: the new configuration has no output with their section; they are delivered when it comes back`);
+        continue;
+      }
       const i = mine.findIndex((id, j) => !taken.has(j) && id.loose === b.identity.loose);
       if (i < 0) lost += b.metrics.length;
       else this.adoptInto(i, b.metrics, taken);
     }
     return lost;
+  }
+
+  /**
+   * The same section with another buffer (buffer_strategy or buffer_directory
+   * changed): its disk backlog moves into the new buffer, batch by batch, and
+   * the old directory is removed.
+   */
+  private moveDiskBacklog(i: number, directory: string, taken: Set<number>): void {
+    taken.add(i);
+    const ro = this.outputs[i];
+    let src: DiskBuffer;
+    try {
+      src = DiskBuffer.open({
+        dir: directory,
+        owner: readOwner(directory) ?? { output: ro.config.name, section: ro.logName },
+        limit: Number.MAX_SAFE_INTEGER,
+        batchSize: ro.config.metricBatchSize,
+        sync: false,
+        log: ro.log,
+      });
+    } catch (err) {
+      ro.log.error(`the backlog in ${directory} could not be read: ${(err as Error).message}; left there`);
+      return;
+    }
+    let moved = 0;
+    for (;;) {
+      const batch = src.batch(ro.config.metricBatchSize);
+      if (batch.length === 0) break;
+      ro.buffer.add(batch);
+      if (ro.buffer instanceof DiskBuffer) ro.buffer.writePending();
+      src.endBatch(batch, true);
+      moved += batch.length;
+    }
+    src.close();
+    fs.rmSync(directory, { recursive: true, force: true });
+    ro.stats.bufferSize.set(ro.buffer.length);
+    ro.log.info(`${moved} buffered metrics moved from ${directory} into this output's new buffer`);
   }
 
   private adoptInto(i: number, metrics: Metric[], taken: Set<number>): void {
@@ -455,39 +627,8 @@ export class Agent {
 export interface BufferedMetrics {
   identity: OutputIdentity;
   metrics: Metric[];
-}
-
-interface OutputIdentity {
-  /** Plugin, alias, options and ordinal among equal sections. */
-  exact: string;
-  /** Plugin, alias and ordinal among sections of that plugin and alias. */
-  loose: string;
-}
-
-/** Identities of a config's output sections, in order; repeated equal sections are told apart by position. */
-function outputIdentities(sections: OutputSection[]): OutputIdentity[] {
-  const counts = new Map<string, number>();
-  const nth = (key: string): string => {
-    const n = counts.get(key) ?? 0;
-    counts.set(key, n + 1);
-    return `${key}\0#${n}`;
-  };
-  return sections.map((s) => {
-    const base = `${s.name}\0${s.alias ?? ''}`;
-    const settings = { options: s.options, flush: s.flushIntervalNs, batch: s.metricBatchSize, limit: s.metricBufferLimit, filter: s.filter, rename: [s.nameOverride, s.namePrefix, s.nameSuffix] };
-    return { exact: nth(`${base}\0${stableJson(settings)}`), loose: nth(base) };
-  });
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return typeof v === 'bigint' ? v.toString() : JSON.stringify(v) ?? 'null';
+  /** A disk buffer's directory (its metrics are there, not in `metrics`). */
+  directory?: string;
 }
 
 /** Runs a plugin's create(); an error names the file and section it came from. */

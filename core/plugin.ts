@@ -128,6 +128,12 @@ export interface OutputContext extends PluginContext {
 export interface OutputPlugin<O = Record<string, unknown>> extends PluginBase {
   kind: 'output';
   create(options: O, ctx: OutputContext): Output;
+  /**
+   * Set by outputs that have no backlog to deliver (pull endpoints): why
+   * `buffer_strategy = "disk"` does not apply to them, for the log line
+   * saying that they buffer in memory.
+   */
+  memoryBufferOnly?: string;
 }
 
 /** Any plugin descriptor, whatever its options type (create() is checked per plugin). */

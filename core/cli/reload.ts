@@ -30,8 +30,8 @@ function addressHeldByUs(err: unknown): boolean {
   return false;
 }
 
-async function startFresh(config: LoadedConfig, registry: PluginRegistry): Promise<Agent> {
-  const agent = new Agent(config, registry);
+async function startFresh(config: LoadedConfig, registry: PluginRegistry, running?: Agent): Promise<Agent> {
+  const agent = new Agent(config, registry, running ? { inheritBuffers: running.diskBuffers() } : {});
   await agent.start();
   return agent;
 }
@@ -58,7 +58,7 @@ function adopt(old: Agent, left: BufferedMetrics[], next: Agent, log: Logger): v
 export async function reloadAgent(current: Agent, currentConfig: LoadedConfig, next: LoadedConfig, registry: PluginRegistry, log: Logger): Promise<Reloaded> {
   let fresh: Agent;
   try {
-    fresh = await startFresh(next, registry);
+    fresh = await startFresh(next, registry, current);
   } catch (err) {
     if (!addressHeldByUs(err)) {
       log.error(`Reload failed, keeping the running configuration: ${(err as Error).message}`);
@@ -79,6 +79,7 @@ export async function reloadAgent(current: Agent, currentConfig: LoadedConfig, n
     adopt(current, left, replacement, log);
     return { agent: replacement, config };
   }
+  current.handOverBuffers(fresh);
   await handOver(current, fresh, log);
   return { agent: fresh, config: next };
 }

@@ -21,6 +21,7 @@ import {
   inputTelegrafOnlyKeys,
   makeAjv,
   outputTelegrafOnlyKeys,
+  pluginKeyNotes,
   sectionSchema,
 } from './schema';
 
@@ -47,6 +48,18 @@ export interface AgentSettings {
   debug: boolean;
   quiet: boolean;
   logfile: string;
+  /** Output buffers; undefined: in memory. */
+  buffer?: BufferSettings;
+}
+
+/** `[agent]` buffer_strategy, buffer_directory, buffer_disk_sync. */
+export interface BufferSettings {
+  strategy: 'memory' | 'disk';
+  /** Absolute path (relative ones are resolved against the working directory at load). */
+  directory: string;
+  sync: boolean;
+  /** `file:line: [agent]` where buffer_directory was set, for errors about the directory. */
+  origin: string;
 }
 
 export interface PluginSection {
@@ -74,6 +87,8 @@ export interface InputSection extends PluginSection {
 }
 
 export interface OutputSection extends PluginSection {
+  /** The section's keys as written (after env substitution, before defaults): what its disk buffer's id is made of. */
+  written?: Record<string, unknown>;
   flushIntervalNs?: bigint;
   flushJitterNs?: bigint;
   metricBatchSize?: number;
@@ -326,10 +341,13 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
           tables.forEach((table0, idx) => {
             const section = tables.length > 1 ? `[[${top}.${name}]] #${idx + 1}` : `[[${top}.${name}]]`;
             const table: Record<string, unknown> = { ...table0 };
+            // Before validation fills in defaults (nested tables are shared with table0).
+            const written = kind === 'output' ? structuredClone(table0) : undefined;
             const ignored = [...(kind === 'input' ? inputTelegrafOnlyKeys : outputTelegrafOnlyKeys), ...(plugin.telegrafOnlyKeys ?? [])];
             for (const k of Object.keys(table)) {
               if (ignored.includes(k) && !(plugin.schema.properties && k in (plugin.schema.properties as object))) {
-                warnings.push(`${where(section, header, idx + 1, k)}: option "${k}" is accepted for Telegraf compatibility but not implemented by lvsagent; ignored`);
+                const why = pluginKeyNotes[k] ?? 'is accepted for Telegraf compatibility but not implemented by lvsagent';
+                warnings.push(`${where(section, header, idx + 1, k)}: option "${k}" ${why}; ignored`);
                 delete table[k];
               }
             }
@@ -370,6 +388,7 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
               } else {
                 outputs.push({
                   ...base,
+                  written,
                   flushIntervalNs: optDuration(table.flush_interval),
                   flushJitterNs: optDuration(table.flush_jitter),
                   // 0 means "not set": the agent's value (Telegraf models/running_output.go 99-110).
@@ -409,6 +428,7 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   }
   const a = agentRaw;
   const agent: AgentSettings = {
+    buffer: bufferSettings(a, agentFile, files),
     intervalNs: parseDuration(a.interval),
     roundInterval: a.round_interval as boolean,
     // 0 means the default, as Telegraf (models/running_output.go 102-110).
@@ -426,6 +446,23 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     logfile: a.logfile as string,
   };
   return { files, agent, globalTags, inputs, outputs, warnings };
+}
+
+function bufferSettings(a: Record<string, unknown>, agentFile: Record<string, string>, files: string[]): BufferSettings {
+  const strategy = a.buffer_strategy === 'memory' ? 'memory' : 'disk';
+  const where = (key: string): string => {
+    const file = agentFile[key] ?? agentFile.buffer_strategy ?? files[files.length - 1] ?? '(defaults)';
+    let line: number | undefined;
+    try {
+      line = locateKey(fs.readFileSync(file, 'utf8'), /^\s*\[agent\]/, 1, key);
+    } catch {
+      line = undefined;
+    }
+    return `${file}${line ? `:${line}` : ''}: [agent]`;
+  };
+  const dir = a.buffer_directory as string;
+  if (strategy === 'disk' && !dir) throw new ConfigError(`${where('buffer_strategy')}: option "buffer_directory" is required with buffer_strategy = "disk"`);
+  return { strategy, directory: dir ? path.resolve(dir) : '', sync: a.buffer_disk_sync as boolean, origin: where('buffer_directory') };
 }
 
 const validators = new Map<string, ReturnType<typeof ajv.compile>>();

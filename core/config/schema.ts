@@ -46,6 +46,10 @@ export const agentSchema: JsonSchema = {
     quiet: { type: 'boolean', default: false },
     logfile: { type: 'string', default: '' },
     logtarget: { type: 'string' },
+    // Telegraf's disk buffer (`disk_write_through` is its internal name for `disk`).
+    buffer_strategy: { type: 'string', enum: ['memory', 'disk', 'disk_write_through'], default: 'memory' },
+    buffer_directory: { type: 'string', default: '' },
+    buffer_disk_sync: { type: 'boolean', default: true },
   },
   additionalProperties: false,
 };
@@ -63,9 +67,6 @@ export const agentTelegrafOnlyKeys = [
   'always_include_global_tags',
   'skip_processors_before_aggregators',
   'skip_processors_after_aggregators',
-  'buffer_strategy',
-  'buffer_directory',
-  'buffer_disk_sync',
   'snmp_translator',
   'config_url_retry_attempts',
   'utc',
@@ -120,6 +121,11 @@ export const outputCommonProperties: Record<string, unknown> = {
 /** Keys Telegraf accepts in every input/output section that lvsagent ignores with a warning. */
 export const inputTelegrafOnlyKeys = ['time_source', 'labels', 'metricpass', 'order'];
 export const outputTelegrafOnlyKeys = ['metricpass', 'buffer_strategy', 'buffer_directory', 'use_batch_format_legacy'];
+/** Why some of those keys are ignored, when it is not "not implemented". */
+export const pluginKeyNotes: Record<string, string> = {
+  buffer_strategy: 'is an [agent] option (as in Telegraf, outputs cannot set it)',
+  buffer_directory: 'is an [agent] option (as in Telegraf, outputs cannot set it)',
+};
 
 export function makeAjv(opts: { allErrors?: boolean } = {}): Ajv {
   const ajv = new Ajv({ allErrors: opts.allErrors ?? false, useDefaults: true, strict: false, allowUnionTypes: true });

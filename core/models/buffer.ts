@@ -6,7 +6,34 @@
  */
 import type { Metric } from '../metric';
 
-export class MetricBuffer {
+/**
+ * What a RunningOutput needs of its buffer: the memory ring below, or the
+ * disk-backed log (disk/disk_buffer.ts, `buffer_strategy = "disk"`).
+ */
+export interface OutputBuffer {
+  /** metric_buffer_limit */
+  readonly capacity: number;
+  /** Metrics buffered (not yet acknowledged by the output). */
+  readonly length: number;
+  /** Metrics dropped so far (overflow, and for a disk buffer metrics it could neither write nor hold). */
+  dropped: number;
+  /** Drops not yet reported by a warning. */
+  droppedSinceWarning: number;
+  /** Buffers metrics; returns how many (older) metrics were dropped to make room. */
+  add(metrics: readonly Metric[]): number;
+  /** The oldest `n` metrics (not removed until `endBatch`). One batch at a time. */
+  batch(n: number): Metric[];
+  /** Metrics [offset, offset + n) counted from the oldest, without taking them (to prepare the next batch). */
+  peek(offset: number, n: number): Metric[];
+  /** Ends the batch from `batch`: `remove` (written or rejected) takes it out except the indices in `keep`. */
+  endBatch(batch: readonly Metric[], remove: boolean, keep?: ReadonlySet<number>): void;
+  /** Drops that happen outside `add` (a disk buffer whose write failed later): the count, for the output's statistics. */
+  onLateDrop?: (n: number) => void;
+  /** Releases files; metrics buffered on disk stay there for the next start. */
+  close?(): void;
+}
+
+export class MetricBuffer implements OutputBuffer {
   private readonly buf: (Metric | undefined)[];
   private first = 0; // index of the oldest metric
   private size = 0;

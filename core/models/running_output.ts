@@ -11,7 +11,7 @@ import type { Logger } from '../log';
 import type { Metric } from '../metric';
 import { PartialWriteError, type Output } from '../plugin';
 import { selfStats, type Stat, type StatGroup } from '../selfstat';
-import { MetricBuffer } from './buffer';
+import { MetricBuffer, type OutputBuffer } from './buffer';
 import { filterTagTransform, type TagTransform } from './tag_transform';
 
 export interface RunningOutputConfig {
@@ -28,9 +28,16 @@ export interface RunningOutputConfig {
   startupErrorBehavior: 'error' | 'retry' | 'ignore' | 'probe';
 }
 
+/** The tags of an output's `internal_write` statistics. */
+export function writeStatTags(name: string, alias?: string): Record<string, string> {
+  const tags: Record<string, string> = { output: name };
+  if (alias) tags.alias = alias;
+  return tags;
+}
+
 export class RunningOutput {
   readonly filter: MetricFilter;
-  readonly buffer: MetricBuffer;
+  readonly buffer: OutputBuffer;
   readonly stats: Record<
     | 'metricsAdded'
     | 'metricsWritten'
@@ -62,12 +69,13 @@ export class RunningOutput {
     readonly config: RunningOutputConfig,
     readonly output: Output,
     readonly log: Logger,
+    /** The buffer (default: a memory ring of metric_buffer_limit metrics). */
+    buffer?: OutputBuffer,
   ) {
     this.filter = new MetricFilter(config.filter);
     this.tagTransform = filterTagTransform(this.filter);
-    this.buffer = new MetricBuffer(config.metricBufferLimit);
-    const tags: Record<string, string> = { output: config.name };
-    if (config.alias) tags.alias = config.alias;
+    this.buffer = buffer ?? new MetricBuffer(config.metricBufferLimit);
+    const tags = writeStatTags(config.name, config.alias);
     this.statTags = tags;
     this.statGroup = { measurement: 'internal_write', tags };
     const reg = (f: string, timing = false): Stat => selfStats.register('internal_write', f, tags, timing);
@@ -85,6 +93,11 @@ export class RunningOutput {
       startupErrors: reg('startup_errors'),
     };
     this.stats.bufferLimit.set(config.metricBufferLimit);
+    this.buffer.onLateDrop = (n) => {
+      this.stats.metricsDropped.incr(n);
+      selfStats.register('internal_agent', 'metrics_dropped').incr(n);
+      this.stats.bufferSize.set(this.buffer.length);
+    };
   }
 
   get logName(): string {

@@ -33,9 +33,12 @@ export const measurements: MeasurementDoc[] = [
     fields: [
       { name: 'buffer_limit', type: 'int', valueType: 'gauge', help: 'Capacity of the output buffer (metric_buffer_limit)' },
       { name: 'buffer_size', type: 'int', valueType: 'gauge', help: 'Metrics waiting in the output buffer' },
+      { name: 'buffer_disk_bytes', type: 'int', valueType: 'gauge', help: 'Bytes the output buffer holds on disk (buffer_strategy = "disk")' },
+      { name: 'buffer_dropped_bytes', type: 'int', valueType: 'counter', help: 'Encoded bytes of the metrics the disk buffer dropped (buffer_strategy = "disk")' },
+      { name: 'buffer_disk_errors', type: 'int', valueType: 'counter', help: 'Failed writes of the disk buffer (full or failing disk; buffer_strategy = "disk")' },
       { name: 'errors', type: 'int', valueType: 'counter', help: 'Errors of the output' },
       { name: 'metrics_added', type: 'int', valueType: 'counter', help: 'Metrics added to the output buffer' },
-      { name: 'metrics_dropped', type: 'int', valueType: 'counter', help: 'Metrics dropped because the buffer was full' },
+      { name: 'metrics_dropped', type: 'int', valueType: 'counter', help: 'Metrics dropped because the buffer was full (or, on disk, could neither be written nor held)' },
       { name: 'metrics_filtered', type: 'int', valueType: 'counter', help: 'Metrics removed by the output filters' },
       { name: 'metrics_rejected', type: 'int', valueType: 'counter', help: 'Metrics rejected by the destination' },
       { name: 'metrics_written', type: 'int', valueType: 'counter', help: 'Metrics written' },

@@ -11,6 +11,7 @@ const plugin: OutputPlugin<PrometheusClientOptions> = {
   schema,
   telegrafOnlyKeys: ['collectors_exclude', 'name_sanitization'],
   sampleConfig: readAsset(__dirname, 'sample.conf'),
+  memoryBufferOnly: 'a pull endpoint: it keeps the newest sample of each series for scrapers, there is no backlog to deliver',
   create(options, ctx) {
     return new PrometheusClientOutput(options, ctx);
   },
