@@ -18,8 +18,8 @@ import { FieldType, Metric } from '../core/metric';
 import { RunningOutput } from '../core/models/running_output';
 import { formatBound } from '../core/prometheus/naming';
 import { ConntrackNamespace, conntrackTestSkip } from './support/inputs/conntrack/namespace';
-import { ConntrackInput } from '../plugins/inputs/conntrack/conntrack';
-import { withDefaults as conntrackDefaults } from '../plugins/inputs/conntrack/options';
+import { ConntrackInput } from '../plugins/inputs/conntrack/input';
+import { DEFAULT_OPTIONS as CONNTRACK_DEFAULTS } from '../plugins/inputs/conntrack/options';
 import { TestAccumulator } from './support/accumulator';
 import httpPlugin from '../plugins/outputs/http/index';
 import influxdbPlugin from '../plugins/outputs/influxdb/index';
@@ -103,7 +103,7 @@ describe('remote write of conntrack metrics (flow histograms included) from a ne
     if (skip) return;
     const ns = ConntrackNamespace.create('lvsrw', { accounting: true, timestamps: true });
     const input = new ConntrackInput(
-      conntrackDefaults({ namespace: ns.path, collect: ['all'], collect_service_flows: true, service_subnets: ['127.0.0.0/8'], enable_accounting: true, enable_timestamps: true }),
+      { ...CONNTRACK_DEFAULTS, namespace: ns.path, collect: ['all'], collect_service_flows: true, service_subnets: ['127.0.0.0/8'], enable_accounting: true, enable_timestamps: true },
       inputContext(new CaptureLogger('inputs.conntrack'), 'inputs.conntrack'),
     );
     try {

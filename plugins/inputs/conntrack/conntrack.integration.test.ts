@@ -8,13 +8,15 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { ConntrackClient } from '../../../core/conntrack/client';
-import { ConntrackInput } from './conntrack';
+import { ConntrackInput } from './input';
 import { ConntrackNamespace, conntrackTestSkip, parseConntrackLine } from '../../../test/support/inputs/conntrack/namespace';
-import { withDefaults, type ConntrackOptions } from './options';
+import { DEFAULT_OPTIONS, type ConntrackOptions } from './options';
 import { TestAccumulator } from '../../../test/support/accumulator';
 import { CaptureLogger, inputContext } from '../../../test/support/capture-log';
 
 const skip = conntrackTestSkip();
+
+const withDefaults = (o: Partial<ConntrackOptions>): ConntrackOptions => ({ ...DEFAULT_OPTIONS, ...o });
 
 async function gatherOnce(opts: Partial<ConntrackOptions>): Promise<TestAccumulator> {
   const input = new ConntrackInput(withDefaults(opts), inputContext(new CaptureLogger('inputs.conntrack'), 'inputs.conntrack'));

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { sourcePath } from '../../../test/support/paths';
 import { ConnCollector } from './collector';
-import { IpVsConnInput } from './index';
+import { IpVsConnInput } from './input';
 import { ConnRow, ConnTableParser, readConnTableSync } from './parse';
 import { TestAccumulator } from '../../../test/support/accumulator';
 import { CaptureLogger } from '../../../test/support/capture-log';

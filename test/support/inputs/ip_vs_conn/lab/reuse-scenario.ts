@@ -17,7 +17,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '../../../../../core/log';
-import { IpVsConnInput } from '../../../../../plugins/inputs/ip_vs_conn/index';
+import { IpVsConnInput } from '../../../../../plugins/inputs/ip_vs_conn/input';
 import { plainMetric, TestAccumulator, type PlainMetric } from '../../../accumulator';
 
 const TRAFFIC = path.join(__dirname, 'guest-traffic.js');
