@@ -14,9 +14,8 @@
 import { IpvsClient } from '../core/ipvs/client';
 import { AF_INET, IP_VS_CONN_F_MASQ, IPPROTO_TCP } from '../core/ipvs/constants';
 import { buildNewDest, buildNewService } from '../core/ipvs/encode';
-import type { Metric } from '../core/metric';
-import type { Accumulator } from '../core/plugin';
 import { IpvsInput } from '../plugins/inputs/ipvs/input';
+import { TestAccumulator } from '../test/support/accumulator';
 
 function v4(a: number): Buffer {
   const b = Buffer.alloc(16);
@@ -60,26 +59,13 @@ async function load(services: number, dests: number): Promise<void> {
   process.stdout.write(JSON.stringify({ services: table.length, dests: table.reduce((n, t) => n + t.destinations.length, 0), ms: Math.round(ms) }) + '\n');
 }
 
-class KeepingAccumulator implements Accumulator {
-  metrics: Metric[] = [];
-  errors: string[] = [];
-  time = 0n;
-  addFields(): void {}
-  addGauge(): void {}
-  addCounter(): void {}
-  addHistogram(): void {}
-  // BENCH_KEEP: 'all' keeps every metric; otherwise a ring of the last 10,000,
-  // like an output buffer with Telegraf's default metric_buffer_limit.
-  keepAll = process.env.BENCH_KEEP === 'all';
-  count = 0;
-  addMetric(m: Metric): void {
-    if (this.keepAll) this.metrics.push(m);
-    else this.metrics[this.count % 10000] = m;
-    this.count++;
-  }
-  addError(err: unknown): void {
-    this.errors.push(String(err));
-  }
+/**
+ * The metrics kept as the agent would buffer them. BENCH_KEEP=all keeps every
+ * metric; otherwise a ring of the last 10,000, like an output buffer with
+ * Telegraf's default metric_buffer_limit.
+ */
+function keepingAccumulator(): TestAccumulator {
+  return new TestAccumulator({ time: 0n, keepLast: process.env.BENCH_KEEP === 'all' ? Infinity : 10000 });
 }
 
 async function gather(sockets: number, repeat: number): Promise<void> {
@@ -91,7 +77,7 @@ async function gather(sockets: number, repeat: number): Promise<void> {
   let rss = 0;
   let heap = 0;
   for (let i = 0; i < repeat; i++) {
-    const acc = new KeepingAccumulator();
+    const acc = keepingAccumulator();
     const t0 = process.hrtime.bigint();
     await input.gather(acc);
     times.push(Math.round(Number(process.hrtime.bigint() - t0) / 1e6));
@@ -115,7 +101,7 @@ async function serve(sockets: number): Promise<void> {
   await (input as unknown as { openClient(): Promise<unknown> }).openClient();
   const rl = (await import('node:readline')).createInterface({ input: process.stdin });
   for await (const _line of rl) {
-    const acc = new KeepingAccumulator();
+    const acc = keepingAccumulator();
     const t0 = process.hrtime.bigint();
     await input.gather(acc);
     const ms = Math.round(Number(process.hrtime.bigint() - t0) / 1e6);

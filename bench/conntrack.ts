@@ -13,7 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { assetPath } from '../core/assets';
+import { sourcePath } from '../test/support/paths';
 import { ConntrackClient } from '../core/conntrack/client';
 import { decodeFlow, eventKind } from '../core/conntrack/decode';
 import { CtFlow } from '../core/conntrack/types';
@@ -21,7 +21,7 @@ import { NLMSG_HDRLEN } from '../core/netlink/constants';
 import { forEachMessage, type NlMsgHeader, newHeader } from '../core/netlink/message';
 import { FlowAggregator } from '../plugins/inputs/conntrack/flows';
 import { DEFAULT_BUCKETS } from '../plugins/inputs/conntrack/histogram';
-import { labUnavailable, TestNamespace } from '../plugins/inputs/conntrack/nslab';
+import { ConntrackNamespace, conntrackTestBlocker } from '../test/support/inputs/conntrack/namespace';
 import { TableAggregator } from '../plugins/inputs/conntrack/table';
 
 const N = Number(process.env.CONNTRACK_BENCH_ENTRIES ?? 1_000_000);
@@ -49,14 +49,14 @@ async function dumpChild(nsPath: string): Promise<void> {
 }
 
 async function tableBench(): Promise<void> {
-  const why = labUnavailable();
+  const why = conntrackTestBlocker();
   if (why) {
     console.log(`table dump: skipped (${why})`);
     return;
   }
   const savedMax = fs.readFileSync(MAX_FILE, 'utf8').trim();
   if (Number(savedMax) < N + 50_000) fs.writeFileSync(MAX_FILE, String(N + 50_000));
-  const ns = TestNamespace.create('lvsctbench');
+  const ns = ConntrackNamespace.create('lvsctbench');
   try {
     const client = ConntrackClient.open(ns.path);
     const t0 = Date.now();
@@ -115,7 +115,7 @@ async function tableBench(): Promise<void> {
 }
 
 function eventBench(): void {
-  const buf = fs.readFileSync(assetPath(__dirname.replace(/bench$/, 'core/conntrack'), 'testdata', 'events.bin'));
+  const buf = fs.readFileSync(sourcePath(__dirname.replace(/bench$/, 'core/conntrack'), 'testdata', 'events.bin'));
   // One datagram per event, as the kernel sends them.
   const datagrams: Buffer[] = [];
   forEachMessage(buf, 0, buf.length, (b, off, len) => void datagrams.push(Buffer.from(b.subarray(off, off + len))));

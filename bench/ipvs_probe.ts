@@ -27,7 +27,8 @@ import { Logger } from '../core/log';
 import { withNetns } from '../core/netlink/netns';
 import { IpvsProbeInput } from '../plugins/inputs/ipvs_probe/input';
 import { buildProbeSpec, DEFAULT_OPTIONS, type IpvsProbeOptions } from '../plugins/inputs/ipvs_probe/options';
-import { CollectingAccumulator, ConnCounter, startServer } from '../plugins/inputs/ipvs_probe/testservers';
+import { TestAccumulator } from '../test/support/accumulator';
+import { ConnCounter, startServer } from '../test/support/inputs/ipvs_probe/servers';
 
 const SIZES = (process.env.IPVS_PROBE_BENCH_TARGETS ?? '1000,10000').split(',').map(Number);
 const ROUNDS = 5;
@@ -170,10 +171,10 @@ async function namespaceRun(n: number): Promise<void> {
 
 function ourRound(input: IpvsProbeInput): () => Promise<number> {
   return async () => {
-    const acc = new CollectingAccumulator();
+    const acc = new TestAccumulator();
     await input.gather(acc);
     let ok = 0;
-    for (const m of acc.named('ipvs_probe')) if (m.getTag('result') === 'success') ok++;
+    for (const m of acc.find('ipvs_probe')) if (m.getTag('result') === 'success') ok++;
     return ok;
   };
 }

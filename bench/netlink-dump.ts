@@ -11,7 +11,7 @@ import { AttributeDecoder } from '../core/netlink/attributes';
 import { NETLINK_NETFILTER, NFGEN_HDRLEN, NLM_F_DUMP, NLMSG_HDRLEN } from '../core/netlink/constants';
 import { MessageBuilder } from '../core/netlink/message';
 import { NetlinkSocket } from '../core/netlink/socket';
-import { conntrackNewMessage, kernelTestBlocker, TestNetns } from '../core/netlink/testkit';
+import { conntrackNewMessage, kernelTestBlocker, TestNetns } from '../test/support/kernel';
 
 const N = Number(process.env.NETLINK_BENCH_ENTRIES ?? 200_000);
 const ROUNDS = 3;

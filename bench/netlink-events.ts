@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { AttributeDecoder } from '../core/netlink/attributes';
 import { NETLINK_NETFILTER, NFGEN_HDRLEN, NLMSG_HDRLEN } from '../core/netlink/constants';
 import { NetlinkSocket } from '../core/netlink/socket';
-import { kernelTestBlocker, TestNetns } from '../core/netlink/testkit';
+import { kernelTestBlocker, TestNetns } from '../test/support/kernel';
 
 const N = Number(process.env.NETLINK_BENCH_EVENTS ?? 100_000);
 const RCVBUF = 8 << 20;
@@ -23,7 +23,7 @@ function producerScript(nsName: string): string {
   const dir = path.join(__dirname, '..', 'core', 'netlink');
   return `
     const nl = require(${JSON.stringify(path.join(dir, 'index.js'))});
-    const tk = require(${JSON.stringify(path.join(dir, 'testkit.js'))});
+    const tk = require(${JSON.stringify(path.join(__dirname, '..', 'test', 'support', 'kernel.js'))});
     (async () => {
       const s = nl.NetlinkSocket.open(nl.NETLINK_NETFILTER, { netns: ${JSON.stringify(nsName)} });
       const stats = () => new nl.MessageBuilder(0x0105, 0).nfgen(0).finish();

@@ -1,35 +1,18 @@
 /**
- * Plugins keep non-code files (sample.conf, README, testdata) beside their
- * source. Compiled code runs from `dist/`, so map a compiled module's folder
- * back to its source folder to find them.
+ * Plugins keep non-code files (sample.conf) beside their source; the build
+ * copies them beside the compiled code (scripts/copy-assets.js), so `dist/`
+ * runs on its own, in the repository or installed from the package. The
+ * runtime never reads the source tree.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** Repository root (the folder holding package.json). */
-export const repoRoot: string = (() => {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && path.basename(dir) !== 'dist') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-})();
-
-/** Source folder of a compiled module folder: `<root>/dist/x/y` → `<root>/x/y`. */
-export function sourceDir(compiledDir: string): string {
-  const rel = path.relative(path.join(repoRoot, 'dist'), compiledDir);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return compiledDir;
-  return path.join(repoRoot, rel);
-}
-
-/** Reads a text file kept beside a module's source, e.g. `readAsset(__dirname, 'sample.conf')`. */
+/** Reads a text file the build put beside a compiled module, e.g. `readAsset(__dirname, 'sample.conf')`. */
 export function readAsset(compiledDir: string, file: string): string {
-  return fs.readFileSync(path.join(sourceDir(compiledDir), file), 'utf8');
-}
-
-/** Absolute path of a file kept beside a module's source (fixtures, testdata). */
-export function assetPath(compiledDir: string, ...parts: string[]): string {
-  return path.join(sourceDir(compiledDir), ...parts);
+  const where = path.join(compiledDir, file);
+  try {
+    return fs.readFileSync(where, 'utf8');
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message} (the build copies ${file} there: npm run build)`);
+  }
 }

@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from './assets';
 import type { AnyPlugin, InputPlugin, OutputPlugin } from './plugin';
 
 export class PluginRegistry {
@@ -20,9 +19,12 @@ export class PluginRegistry {
 
 let cached: PluginRegistry | undefined;
 
-/** Loads all plugins found under `<root>/dist/plugins` (or an explicit compiled plugins folder). */
-export function loadRegistry(pluginsDir: string = path.join(repoRoot, 'dist', 'plugins')): PluginRegistry {
-  if (cached && pluginsDir === path.join(repoRoot, 'dist', 'plugins')) return cached;
+/** The compiled plugins beside the compiled core: `dist/plugins`. */
+const BUILT_IN_PLUGINS = path.join(__dirname, '..', 'plugins');
+
+/** Loads all plugins found in the compiled plugins folder (or an explicit one). */
+export function loadRegistry(pluginsDir: string = BUILT_IN_PLUGINS): PluginRegistry {
+  if (cached && pluginsDir === BUILT_IN_PLUGINS) return cached;
   const reg = new PluginRegistry();
   for (const kind of ['inputs', 'outputs'] as const) {
     const base = path.join(pluginsDir, kind);

@@ -17,15 +17,15 @@ import * as path from 'node:path';
 import { FieldType, Metric } from '../core/metric';
 import { RunningOutput } from '../core/models/running_output';
 import { formatBound } from '../core/prometheus/naming';
-import { labSkip, TestNamespace } from '../plugins/inputs/conntrack/nslab';
-import { ConntrackInput } from '../plugins/inputs/conntrack/conntrack';
-import { withDefaults as conntrackDefaults } from '../plugins/inputs/conntrack/options';
-import { CollectingAccumulator, testContext } from '../plugins/inputs/conntrack/testacc';
+import { ConntrackNamespace, conntrackTestSkip } from './support/inputs/conntrack/namespace';
+import { ConntrackInput } from '../plugins/inputs/conntrack/input';
+import { DEFAULT_OPTIONS as CONNTRACK_DEFAULTS } from '../plugins/inputs/conntrack/options';
+import { TestAccumulator } from './support/accumulator';
 import httpPlugin from '../plugins/outputs/http/index';
 import influxdbPlugin from '../plugins/outputs/influxdb/index';
 import type { Output } from '../core/plugin';
-import { CaptureLogger, outputContext } from './support/capture-log';
-import { skipOrFail } from './support/influxdb';
+import { CaptureLogger, inputContext, outputContext } from './support/capture-log';
+import { skipOrFail } from './support/skip';
 import { withDefaults } from './support/options';
 import { PrometheusUnavailable, startPrometheus, type PrometheusServer } from './support/prometheus';
 import { startVictoriaMetrics, VictoriaMetricsUnavailable, type VictoriaMetricsServer } from './support/victoriametrics';
@@ -95,27 +95,27 @@ function stored(rows: { metric: Record<string, string>; value: [number, string] 
 }
 
 describe('remote write of conntrack metrics (flow histograms included) from a network namespace', () => {
-  const skip = labSkip();
+  const skip = conntrackTestSkip();
   let metrics: Metric[] = [];
   const tMs = Math.floor(Date.now() / 1000) * 1000 - 30_000;
 
   before(async () => {
     if (skip) return;
-    const ns = TestNamespace.create('lvsrw', { accounting: true, timestamps: true });
+    const ns = ConntrackNamespace.create('lvsrw', { accounting: true, timestamps: true });
     const input = new ConntrackInput(
-      conntrackDefaults({ namespace: ns.path, collect: ['all'], collect_service_flows: true, service_subnets: ['127.0.0.0/8'], enable_accounting: true, enable_timestamps: true }),
-      testContext(),
+      { ...CONNTRACK_DEFAULTS, namespace: ns.path, collect: ['all'], collect_service_flows: true, service_subnets: ['127.0.0.0/8'], enable_accounting: true, enable_timestamps: true },
+      inputContext(new CaptureLogger('inputs.conntrack'), 'inputs.conntrack'),
     );
     try {
       input.init();
-      input.start(new CollectingAccumulator());
+      input.start(new TestAccumulator());
       await ns.traffic(['tcp', '127.0.0.1', 8080, 12, 700]);
       await ns.traffic(['udp', '127.0.0.1', 5353, 5, 40]);
       ns.exec('conntrack', ['-F']);
-      let acc = new CollectingAccumulator();
+      let acc = new TestAccumulator();
       for (let i = 0; i < 50; i++) {
         await sleep(100);
-        acc = new CollectingAccumulator();
+        acc = new TestAccumulator();
         await input.gather(acc);
         const ended = acc.find('conntrack_service').reduce((a, m) => a + Number(m.getField('flows_ended')?.value ?? 0), 0);
         if (ended >= 17) break;

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { assetPath } from '../assets';
+import { sourcePath } from '../../test/support/paths';
 import { NLMSG_HDRLEN } from '../netlink/constants';
 import { NetlinkDecodeError } from '../netlink/errors';
 import { forEachMessage } from '../netlink/message';
@@ -9,8 +9,8 @@ import * as C from './constants';
 import { decodeCpuStats, decodeFlow, decodeGlobalStats, eventKind } from './decode';
 import { CtFlow, CtMessageKind, ipv6String } from './types';
 
-// Real datagrams captured by testdata/capture.ts on the kernel named in capture.json.
-const data = (f: string): Buffer => fs.readFileSync(assetPath(__dirname, 'testdata', f));
+// Real datagrams captured by test/support/conntrack-capture.ts on the kernel named in capture.json.
+const data = (f: string): Buffer => fs.readFileSync(sourcePath(__dirname, 'testdata', f));
 const capture = JSON.parse(data('capture.json').toString('utf8')) as {
   tcpPort: number;
   tcp6Port: number;

@@ -5,12 +5,10 @@
  * forward proxy. Everything is asynchronous so a slow or dead server never
  * blocks the event loop that gathers metrics.
  */
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as path from 'node:path';
 import { MAX_TIMER_MS } from '../timers';
-import { repoRoot } from '../assets';
+import { version } from '../version';
 import type { Logger } from '../log';
 import type { Metric } from '../metric';
 import { PartialWriteError } from '../plugin';
@@ -248,20 +246,9 @@ function hasHeader(h: Record<string, string | number>, name: string): boolean {
   return findHeader(h, name) !== undefined;
 }
 
-let userAgent: string | undefined;
-
 /** `lvsagent/<version> Node.js/<version>`, the counterpart of Telegraf's `Telegraf/<ver> Go/<ver>`. */
 export function defaultUserAgent(): string {
-  if (userAgent === undefined) {
-    let version = 'unknown';
-    try {
-      version = String(JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
-    } catch {
-      /* keep "unknown" */
-    }
-    userAgent = `lvsagent/${version} Node.js/${process.versions.node}`;
-  }
-  return userAgent;
+  return `lvsagent/${version} Node.js/${process.versions.node}`;
 }
 
 /** A random permutation of 0..n-1 (Fisher–Yates, as Go's rand.Perm): outputs try their URLs in this order. */

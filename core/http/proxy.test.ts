@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startConnectProxy, type ConnectProxy } from '../../test/support/connectproxy';
-import { skipOrFail } from '../../test/support/influxdb';
+import { skipOrFail } from '../../test/support/skip';
 import { OpensslUnavailable, selfSignedCert } from '../../test/support/tls';
 import { HttpClient } from './client';
 import { noProxyMatches, proxyFromEnvironment } from './proxy';

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { assetPath } from '../assets';
+import { sourcePath } from '../../test/support/paths';
 import { AttributeEncoder } from '../netlink/attributes';
 import { MessageBuilder } from '../netlink/message';
 import { formatIPv6, onesCount32, parseAddress } from './address';
@@ -25,8 +25,8 @@ interface Capture {
   config: string;
 }
 
-const capture = JSON.parse(fs.readFileSync(assetPath(__dirname, 'testdata', 'replies-uml-6.1.json'), 'utf8')) as Capture;
-const oracleText = fs.readFileSync(assetPath(__dirname, 'testdata', 'ipvsadm-uml-6.1.txt'), 'utf8');
+const capture = JSON.parse(fs.readFileSync(sourcePath(__dirname, 'testdata', 'replies-uml-6.1.json'), 'utf8')) as Capture;
+const oracleText = fs.readFileSync(sourcePath(__dirname, 'testdata', 'ipvsadm-uml-6.1.txt'), 'utf8');
 
 function section(name: string): string {
   const parts = oracleText.split(/^=== (.+)$/m);

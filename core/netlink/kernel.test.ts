@@ -24,7 +24,7 @@ import { decodeNfgenHeader, MessageBuilder, setSequence } from './message';
 import { withNetns } from './netns';
 import { SocketPool } from './pool';
 import { NetlinkSocket } from './socket';
-import { conntrackNewMessage, kernelTestBlocker, skipUnlessPossible, TestNetns } from './testkit';
+import { conntrackNewMessage, kernelTestBlocker, skipUnlessPossible, TestNetns } from '../../test/support/kernel';
 
 const CT_GET = 0x0101;
 const CT_GET_STATS_CPU = 0x0104;

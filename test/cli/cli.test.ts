@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as TOML from '@iarna/toml';
-import { repoRoot } from '../../core/assets';
+import { repoRoot } from '../support/paths';
 import { loadConfig } from '../../core/config/load';
 import { loadRegistry } from '../../core/registry';
 

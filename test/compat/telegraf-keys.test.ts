@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { repoRoot } from '../../core/assets';
+import { repoRoot } from '../support/paths';
 import { loadConfig, type LoadedConfig } from '../../core/config/load';
 import { agentSchema, inputCommonProperties, inputTelegrafOnlyKeys, outputCommonProperties, outputTelegrafOnlyKeys } from '../../core/config/schema';
 import { loadRegistry } from '../../core/registry';

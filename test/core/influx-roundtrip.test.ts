@@ -10,7 +10,8 @@ import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { FieldType, Metric } from '../../core/metric';
 import { LineProtocolSerializer } from '../../core/serializers/influx';
-import { destroyInfluxDB, InfluxDBUnavailable, skipOrFail, startInfluxDB, type InfluxDBServer } from '../support/influxdb';
+import { destroyInfluxDB, InfluxDBUnavailable, startInfluxDB, type InfluxDBServer } from '../support/influxdb';
+import { skipOrFail } from '../support/skip';
 
 const DB = 'roundtrip';
 const T = 1700000000123456789n;

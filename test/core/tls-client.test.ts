@@ -14,7 +14,7 @@ import type { Output } from '../../core/plugin';
 import { loadRegistry } from '../../core/registry';
 import { CaptureLogger, outputContext } from '../support/capture-log';
 import { withDefaults } from '../support/options';
-import { skipOrFail } from '../support/influxdb';
+import { skipOrFail } from '../support/skip';
 import { OpensslUnavailable, testPki, type TestPki } from '../support/tls';
 
 const T = 1_700_000_000_000_000_000n;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot } from '../../core/assets';
+import { repoRoot } from './paths';
 
 export const BIN = process.env.LVSAGENT_BIN || path.join(repoRoot, 'dist', 'core', 'cli', 'main.js');
 

@@ -8,17 +8,20 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { ConntrackClient } from '../../../core/conntrack/client';
-import { ConntrackInput } from './conntrack';
-import { labSkip, parseConntrackLine, TestNamespace } from './nslab';
-import { withDefaults, type ConntrackOptions } from './options';
-import { CapturingLogger, CollectingAccumulator, testContext } from './testacc';
+import { ConntrackInput } from './input';
+import { ConntrackNamespace, conntrackTestSkip, parseConntrackLine } from '../../../test/support/inputs/conntrack/namespace';
+import { DEFAULT_OPTIONS, type ConntrackOptions } from './options';
+import { TestAccumulator } from '../../../test/support/accumulator';
+import { CaptureLogger, inputContext } from '../../../test/support/capture-log';
 
-const skip = labSkip();
+const skip = conntrackTestSkip();
 
-async function gatherOnce(opts: Partial<ConntrackOptions>): Promise<CollectingAccumulator> {
-  const input = new ConntrackInput(withDefaults(opts), testContext());
+const withDefaults = (o: Partial<ConntrackOptions>): ConntrackOptions => ({ ...DEFAULT_OPTIONS, ...o });
+
+async function gatherOnce(opts: Partial<ConntrackOptions>): Promise<TestAccumulator> {
+  const input = new ConntrackInput(withDefaults(opts), inputContext(new CaptureLogger('inputs.conntrack'), 'inputs.conntrack'));
   input.init();
-  const acc = new CollectingAccumulator();
+  const acc = new TestAccumulator();
   try {
     await input.gather(acc);
   } finally {
@@ -28,7 +31,7 @@ async function gatherOnce(opts: Partial<ConntrackOptions>): Promise<CollectingAc
 }
 
 /** `conntrack -S` → per-CPU maps of counter name → value. */
-function conntrackS(ns: TestNamespace): Array<Map<string, number>> {
+function conntrackS(ns: ConntrackNamespace): Array<Map<string, number>> {
   return ns
     .exec('conntrack', ['-S'])
     .split('\n')
@@ -36,18 +39,18 @@ function conntrackS(ns: TestNamespace): Array<Map<string, number>> {
     .map((l) => new Map([...l.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])])));
 }
 
-function conntrackC(ns: TestNamespace): number {
+function conntrackC(ns: ConntrackNamespace): number {
   return Number(ns.exec('conntrack', ['-C']).trim());
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('inputs.conntrack statistics and table in a namespace', { skip }, () => {
-  let ns: TestNamespace;
-  let holder: ReturnType<TestNamespace['spawnTraffic']> | undefined;
+  let ns: ConntrackNamespace;
+  let holder: ReturnType<ConntrackNamespace['spawnTraffic']> | undefined;
 
   before(async () => {
-    ns = TestNamespace.create();
+    ns = ConntrackNamespace.create();
     await ns.traffic(['tcp', '127.0.0.1', 8080, 4, 500]);
     await ns.traffic(['udp', '127.0.0.1', 5353, 3, 60]);
     holder = ns.spawnTraffic(['hold', '127.0.0.1', 8443, 5]);
@@ -182,8 +185,8 @@ describe('inputs.conntrack statistics and table in a namespace', { skip }, () =>
 
 describe('inputs.conntrack per-service flow metrics from events', { skip }, () => {
   test('counts exactly the flows made; bytes match conntrack -L accounting', async () => {
-    const ns = TestNamespace.create('lvsctev', { accounting: false, timestamps: false });
-    const log = new CapturingLogger();
+    const ns = ConntrackNamespace.create('lvsctev', { accounting: false, timestamps: false });
+    const log = new CaptureLogger('inputs.conntrack');
     const input = new ConntrackInput(
       withDefaults({
         namespace: ns.path,
@@ -193,15 +196,15 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
         enable_accounting: true,
         enable_timestamps: true,
       }),
-      testContext(log),
+      inputContext(log, 'inputs.conntrack'),
     );
     try {
       input.init();
-      const startAcc = new CollectingAccumulator();
+      const startAcc = new TestAccumulator();
       input.start(startAcc);
       assert.equal(ns.sysctl('nf_conntrack_acct'), '1', 'enable_accounting sets nf_conntrack_acct');
       assert.equal(ns.sysctl('nf_conntrack_timestamp'), '1', 'enable_timestamps sets nf_conntrack_timestamp');
-      assert.deepEqual(log.lines.filter(([l]) => l === 'warn'), []);
+      assert.deepEqual(log.messages('warn'), []);
 
       await ns.traffic(['tcp', '127.0.0.1', 8080, 20, 1000]);
       await ns.traffic(['udp', '127.0.0.1', 5353, 10, 50]);
@@ -209,10 +212,10 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
       const lines = ns.list().map(parseConntrackLine);
       ns.exec('conntrack', ['-F']);
 
-      let acc = new CollectingAccumulator();
+      let acc = new TestAccumulator();
       for (let i = 0; i < 50; i++) {
         await sleep(100);
-        acc = new CollectingAccumulator();
+        acc = new TestAccumulator();
         await input.gather(acc);
         const ended = acc.find('conntrack_service').reduce((a, m) => a + Number(m.getField('flows_ended')?.value ?? 0), 0);
         if (ended >= 30) break;
@@ -250,25 +253,25 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
   });
 
   test('only_dnat: a DNAT-ed virtual IP is the service, direct flows to the backend are not', async () => {
-    const ns = TestNamespace.create('lvsctdn');
+    const ns = ConntrackNamespace.create('lvsctdn');
     ns.exec('ip', ['addr', 'add', '10.96.0.10/32', 'dev', 'lo']);
     ns.exec('ip', ['addr', 'add', '10.0.0.1/32', 'dev', 'lo']);
     ns.exec('nft', ['add table ip nat; add chain ip nat out { type nat hook output priority -100; }; add rule ip nat out ip daddr 10.96.0.10 tcp dport 80 dnat to 10.0.0.1:8080']);
     const input = new ConntrackInput(
       withDefaults({ namespace: ns.path, collect_service_flows: true, service_subnets: ['10.0.0.0/8'], only_dnat: true }),
-      testContext(),
+      inputContext(new CaptureLogger('inputs.conntrack'), 'inputs.conntrack'),
     );
     try {
       input.init();
-      input.start(new CollectingAccumulator());
+      input.start(new TestAccumulator());
       await ns.traffic(['tcp', '10.0.0.1', 8080, 4, 100, '10.96.0.10', 80]);
       await ns.traffic(['tcp', '10.0.0.1', 8080, 2, 100]);
       const lines = ns.list().map(parseConntrackLine);
       ns.exec('conntrack', ['-F']);
-      let acc = new CollectingAccumulator();
+      let acc = new TestAccumulator();
       for (let i = 0; i < 50; i++) {
         await sleep(100);
-        acc = new CollectingAccumulator();
+        acc = new TestAccumulator();
         await input.gather(acc);
         if (acc.find('conntrack_service', { port: '80' }).some((m) => Number(m.getField('flows_ended')?.value ?? 0) >= 4)) break;
       }
@@ -287,16 +290,16 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
   });
 
   test('a flood larger than the receive buffer: overruns counted, listener survives; one warning for missing fields', async () => {
-    const ns = TestNamespace.create('lvsctfl', { accounting: false, timestamps: false });
-    const log = new CapturingLogger();
+    const ns = ConntrackNamespace.create('lvsctfl', { accounting: false, timestamps: false });
+    const log = new CaptureLogger('inputs.conntrack');
     const input = new ConntrackInput(
       withDefaults({ namespace: ns.path, collect_service_flows: true, service_subnets: ['127.0.0.0/8'], event_buffer_size: 4096 }),
-      testContext(log),
+      inputContext(log, 'inputs.conntrack'),
     );
     try {
       input.init();
-      input.start(new CollectingAccumulator());
-      const warns = log.lines.filter(([l]) => l === 'warn').map(([, m]) => m);
+      input.start(new TestAccumulator());
+      const warns = log.messages('warn');
       assert.equal(warns.length, 1, warns.join('\n'));
       assert.match(warns[0], /bytes_orig/);
       assert.match(warns[0], /duration_seconds/);
@@ -318,7 +321,7 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
       }
       assert.equal(await done, 0);
       await sleep(200);
-      let acc = new CollectingAccumulator();
+      let acc = new TestAccumulator();
       await input.gather(acc);
       const overruns = acc.value('conntrack_events', {}, 'overruns');
       const seen = acc.value('conntrack_events', {}, 'events_new');
@@ -327,11 +330,11 @@ describe('inputs.conntrack per-service flow metrics from events', { skip }, () =
       // Still listening: new flows are seen (the tiny buffer may drop part of a burst again, not all of it).
       await ns.traffic(['tcp', '127.0.0.1', 8080, 3, 10]);
       await sleep(200);
-      acc = new CollectingAccumulator();
+      acc = new TestAccumulator();
       await input.gather(acc);
       assert.ok(acc.value('conntrack_events', {}, 'events_new') > seen);
       assert.ok(acc.value('conntrack_service', { port: '8080' }, 'flows_started') >= 1);
-      assert.ok(log.lines.some(([l, m]) => l === 'warn' && /overrun/.test(m)));
+      assert.ok(log.messages('warn').some((m) => /overrun/.test(m)));
     } finally {
       input.stop();
       ns.destroy();

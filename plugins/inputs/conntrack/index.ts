@@ -5,8 +5,8 @@
  */
 import { readAsset } from '../../../core/assets';
 import type { InputPlugin } from '../../../core/plugin';
-import { ConntrackInput } from './conntrack';
-import { measurements } from './docs';
+import { ConntrackInput } from './input';
+import { measurements } from './measurements';
 import type { ConntrackOptions } from './options';
 import schema from './schema.json';
 

@@ -1,77 +1,54 @@
-/** Plugin options (after ajv applied the schema's defaults) and their validation. */
+/** Options of inputs.conntrack, typed from schema.json, and their validation. */
 import { parseDuration } from '../../../core/config/duration';
 import { AF_INET, AF_INET6 } from '../../../core/conntrack/constants';
+import { schemaDefaults, type SchemaOptions } from '../../../core/options';
 import { DEFAULT_BUCKETS } from './histogram';
+import schema from './schema.json';
 import { parseSubnet } from './subnet';
 
-export interface ConntrackOptions {
-  collect: string[];
-  dirs: string[];
-  files: string[];
-  namespace: string;
-  stats_source: 'auto' | 'procfs' | 'netlink';
-  collect_table: boolean;
-  table_by_mark: boolean;
-  table_mark_mask: number;
-  table_subnets: string[];
-  table_filter_family: '' | 'ipv4' | 'ipv6';
-  table_filter_mark?: number;
-  table_filter_mark_mask?: number;
-  table_filter_zone?: number;
-  collect_service_flows: boolean;
-  service_subnets: string[];
-  exclude_subnets: string[];
-  only_dnat: boolean;
-  duration_buckets?: number[];
-  connect_latency_buckets?: number[];
-  fin_latency_buckets?: number[];
-  bytes_buckets?: number[];
-  packets_buckets?: number[];
-  histogram_reset: boolean;
-  enable_accounting: boolean;
-  enable_timestamps: boolean;
-  load_module: boolean;
-  event_buffer_size: number | string;
-  max_flows: number;
-  max_services: number;
-  service_expiration: string | number;
-}
+export type ConntrackOptions = SchemaOptions<
+  typeof schema,
+  {
+    collect: string[];
+    dirs: string[];
+    files: string[];
+    namespace: string;
+    stats_source: 'auto' | 'procfs' | 'netlink';
+    collect_table: boolean;
+    table_by_mark: boolean;
+    table_mark_mask: number;
+    table_subnets: string[];
+    table_filter_family: '' | 'ipv4' | 'ipv6';
+    table_filter_mark?: number;
+    table_filter_mark_mask?: number;
+    table_filter_zone?: number;
+    collect_service_flows: boolean;
+    service_subnets: string[];
+    exclude_subnets: string[];
+    only_dnat: boolean;
+    duration_buckets?: number[];
+    connect_latency_buckets?: number[];
+    fin_latency_buckets?: number[];
+    bytes_buckets?: number[];
+    packets_buckets?: number[];
+    histogram_reset: boolean;
+    enable_accounting: boolean;
+    enable_timestamps: boolean;
+    load_module: boolean;
+    event_buffer_size: number | string;
+    max_flows: number;
+    max_services: number;
+    service_expiration: string | number;
+  }
+>;
 
-export const DEFAULT_DIRS: readonly string[] = ['/proc/sys/net/ipv4/netfilter', '/proc/sys/net/netfilter'];
-export const DEFAULT_FILES: readonly string[] = ['ip_conntrack_count', 'ip_conntrack_max', 'nf_conntrack_count', 'nf_conntrack_max'];
+export const DEFAULT_OPTIONS: ConntrackOptions = schemaDefaults(schema);
+
+const { dirs: DEFAULT_DIRS, files: DEFAULT_FILES }: { dirs: readonly string[]; files: readonly string[] } = schemaDefaults<ConntrackOptions>(schema);
 
 /** The sysctl directories and files to read: an empty list means the defaults, as Telegraf's setDefaults (conntrack.go 148-156). */
 export function sysctlSources(o: Pick<ConntrackOptions, 'dirs' | 'files'>): { dirs: readonly string[]; files: readonly string[] } {
   return { dirs: o.dirs.length ? o.dirs : DEFAULT_DIRS, files: o.files.length ? o.files : DEFAULT_FILES };
-}
-
-/** Fills defaults for callers that bypass the schema (tests, benchmarks). */
-export function withDefaults(o: Partial<ConntrackOptions>): ConntrackOptions {
-  return {
-    collect: [],
-    dirs: [...DEFAULT_DIRS],
-    files: [...DEFAULT_FILES],
-    namespace: '',
-    stats_source: 'auto',
-    collect_table: false,
-    table_by_mark: false,
-    table_mark_mask: 0xffffffff,
-    table_subnets: [],
-    table_filter_family: '',
-    collect_service_flows: false,
-    service_subnets: [],
-    exclude_subnets: [],
-    only_dnat: false,
-    histogram_reset: false,
-    enable_accounting: false,
-    enable_timestamps: false,
-    load_module: false,
-    event_buffer_size: '16MiB',
-    max_flows: 262144,
-    max_services: 10000,
-    service_expiration: '1h',
-    ...o,
-  };
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };

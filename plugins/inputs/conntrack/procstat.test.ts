@@ -1,12 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { assetPath } from '../../../core/assets';
+import { sourcePath } from '../../../test/support/paths';
 import { FieldType } from '../../../core/metric';
 import { parseProcStat, StatLayoutError, TELEGRAF_STAT_FIELDS, type ProcStatTable } from './procstat';
 import { procStatRows, netlinkStatRows } from './stats';
 
-const fixture = (name: string): string => fs.readFileSync(assetPath(__dirname, 'testdata', name), 'utf8');
+const fixture = (name: string): string => fs.readFileSync(sourcePath(__dirname, 'testdata', name), 'utf8');
 
 function table(text: string): ProcStatTable {
   const t = parseProcStat(text);

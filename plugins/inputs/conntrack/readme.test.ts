@@ -7,9 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readAsset } from '../../../core/assets';
+import { readSource } from '../../../test/support/paths';
 
-const readme = readAsset(__dirname, 'README.md');
+const readme = readSource(__dirname, 'README.md');
 
 test('README: collect = ["all", "percpu"] emits both kinds of row, as Telegraf since 1.26', () => {
   assert.doesNotMatch(readme, /Telegraf emits only the per-CPU rows/);

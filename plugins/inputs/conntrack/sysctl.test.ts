@@ -7,7 +7,8 @@ import { parseGoFloat, readSysctlFields, sysctlFieldName } from './sysctl';
 import { withDefaults as withSchemaDefaults } from '../../../test/support/options';
 import plugin from './index';
 import type { ConntrackOptions } from './options';
-import { CollectingAccumulator, testContext } from './testacc';
+import { TestAccumulator } from '../../../test/support/accumulator';
+import { CaptureLogger, inputContext } from '../../../test/support/capture-log';
 
 const read = (f: string): string => fs.readFileSync(f, 'utf8');
 
@@ -59,11 +60,11 @@ describe('sysctl files (Telegraf method A)', () => {
 });
 
 describe('dirs = [] and files = [] fall back to the defaults (Telegraf conntrack.go 148-156, issue 13 item 9)', () => {
-  const gather = async (opts: Record<string, unknown>): Promise<CollectingAccumulator> => {
+  const gather = async (opts: Record<string, unknown>): Promise<TestAccumulator> => {
     const o = withSchemaDefaults<ConntrackOptions>(plugin.schema, opts);
-    const input = plugin.create(o, testContext());
+    const input = plugin.create(o, inputContext(new CaptureLogger('inputs.conntrack'), 'inputs.conntrack'));
     await input.init?.();
-    const acc = new CollectingAccumulator();
+    const acc = new TestAccumulator();
     await input.gather(acc);
     await input.stop?.();
     return acc;

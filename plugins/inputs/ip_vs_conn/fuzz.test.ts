@@ -8,15 +8,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { assetPath } from '../../../core/assets';
+import { sourcePath } from '../../../test/support/paths';
 import { ConnCollector } from './collector';
-import { IpVsConnInput } from './index';
+import { IpVsConnInput } from './input';
 import { ConnRow, ConnTableParser, readConnTableSync } from './parse';
-import type { Accumulator } from '../../../core/plugin';
-import type { Metric } from '../../../core/metric';
-import { Logger } from '../../../core/log';
+import { TestAccumulator } from '../../../test/support/accumulator';
+import { CaptureLogger } from '../../../test/support/capture-log';
 
-const FIXTURE = assetPath(__dirname, 'testdata', 'uml-6.1-ip_vs_conn.txt');
+const FIXTURE = sourcePath(__dirname, 'testdata', 'uml-6.1-ip_vs_conn.txt');
 const GOOD = fs.readFileSync(FIXTURE, 'latin1').trimEnd().split('\n').slice(1);
 
 function prng(seed: number): () => number {
@@ -131,31 +130,7 @@ test('truncated file: a partial last line is malformed, the rest parse', () => {
   }
 });
 
-class Acc implements Accumulator {
-  metrics: Metric[] = [];
-  errors: unknown[] = [];
-  readonly time = 1_700_000_000_000_000_000n;
-  addFields(): void {}
-  addGauge(): void {}
-  addCounter(): void {}
-  addHistogram(): void {}
-  addMetric(m: Metric): void {
-    this.metrics.push(m);
-  }
-  addError(e: unknown): void {
-    this.errors.push(e);
-  }
-}
-
-class CaptureLogger extends Logger {
-  warnings: string[] = [];
-  constructor() {
-    super('inputs.ip_vs_conn');
-  }
-  override warn(msg: string): void {
-    this.warnings.push(msg);
-  }
-}
+const testAccumulator = (): TestAccumulator => new TestAccumulator({ time: 1_700_000_000_000_000_000n });
 
 test('the plugin warns once per gather naming the first bad line and counts them', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipvsconn-'));
@@ -164,14 +139,14 @@ test('the plugin warns once per gather naming the first bad line and counts them
     const mode = path.join(dir, 'mode');
     fs.writeFileSync(mode, '0\n');
     fs.writeFileSync(f, ['Pro FromIP ...', GOOD[0], 'TCP garbage here', GOOD[1], 'UDP 0A 1 2', ''].join('\n'));
-    const log = new CaptureLogger();
+    const log = new CaptureLogger('inputs.ip_vs_conn');
     const input = new IpVsConnInput({ path: f, conn_reuse_mode_path: mode }, { log });
-    const acc = new Acc();
+    const acc = testAccumulator();
     await input.gather(acc);
     await input.gather(acc);
     assert.deepEqual(acc.errors, []);
-    assert.equal(log.warnings.length, 2);
-    assert.match(log.warnings[0], /2 malformed line\(s\) in .*; first \(line 3\): "TCP garbage here"/);
+    assert.equal(log.messages('warn').length, 2);
+    assert.match(log.messages('warn')[0], /2 malformed line\(s\) in .*; first \(line 3\): "TCP garbage here"/);
     const tables = acc.metrics.filter((m) => m.name === 'ipvs_conn_table');
     assert.equal(tables.length, 2);
     assert.equal(tables[0].getField('malformed_lines')?.value, 2);
@@ -184,8 +159,8 @@ test('the plugin warns once per gather naming the first bad line and counts them
 });
 
 test('a missing table is a gather error that says why', async () => {
-  const input = new IpVsConnInput({ path: '/nonexistent/proc/net/ip_vs_conn' }, { log: new CaptureLogger() });
-  const acc = new Acc();
+  const input = new IpVsConnInput({ path: '/nonexistent/proc/net/ip_vs_conn' }, { log: new CaptureLogger('inputs.ip_vs_conn') });
+  const acc = testAccumulator();
   await input.gather(acc);
   assert.equal(acc.metrics.length, 0);
   assert.match(String(acc.errors[0]), /cannot open \/nonexistent\/proc\/net\/ip_vs_conn: no such file \(is the ip_vs kernel module loaded\?\)/);

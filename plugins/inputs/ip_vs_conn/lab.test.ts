@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { assertCompleted, labOrSkip, labTestTimeout, runGuest } from '../../../test/lab/lab';
 
 const NET = 'dist/test/lab/guest/net.js';
-const SCENARIO = 'dist/plugins/inputs/ip_vs_conn/lab/reuse-scenario.js';
+const SCENARIO = 'dist/test/support/inputs/ip_vs_conn/lab/reuse-scenario.js';
 
 interface PlainMetric {
   name: string;

@@ -1,6 +1,6 @@
 /**
  * Parser tests on tables captured from a real kernel (UML 6.1, see
- * lab/capture-fixtures.ts), checked against `ipvsadm -Lnc` captured at the
+ * test/support/inputs/ip_vs_conn/lab/capture-fixtures.ts), checked against `ipvsadm -Lnc` captured at the
  * same moment: an independent decoder of the same file.
  */
 import { test } from 'node:test';
@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { assetPath } from '../../../core/assets';
+import { sourcePath } from '../../../test/support/paths';
 import { formatAddress } from './addr';
 import { ConnCollector } from './collector';
 import { buildMetrics } from './metrics';
 import { ConnRow, ConnTableParser, RowSink, readConnTableSync } from './parse';
 import { STATE_NAMES, S_OTHER } from './states';
 
-const FIXTURE = assetPath(__dirname, 'testdata', 'uml-6.1-ip_vs_conn.txt');
-const ORACLE = assetPath(__dirname, 'testdata', 'uml-6.1-ipvsadm-Lnc.txt');
+const FIXTURE = sourcePath(__dirname, 'testdata', 'uml-6.1-ip_vs_conn.txt');
+const ORACLE = sourcePath(__dirname, 'testdata', 'uml-6.1-ipvsadm-Lnc.txt');
 
 const PROTO_NAMES: Record<number, string> = { 0: 'IP', 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as TOML from '@iarna/toml';
 import { makeAjv } from '../../../core/config/schema';
-import plugin, { DEFAULTS } from './index';
+import plugin from './index';
+import { DEFAULT_OPTIONS } from './options';
 import { ConnCollector } from './collector';
 import { buildMetrics } from './metrics';
 import { namespacePath, threadSelfPath } from './source';
@@ -23,9 +24,9 @@ test('descriptor, sample.conf and schema agree', () => {
   // The commented sample gives the defaults, which are the code's defaults.
   const empty: Record<string, unknown> = {};
   assert.equal(validate(empty), true);
-  assert.deepEqual(empty, { ...DEFAULTS });
+  assert.deepEqual(empty, { ...DEFAULT_OPTIONS });
   assert.equal(validate({ path: '/x', bogus: 1 }), false);
-  assert.throws(() => plugin.create({ ...DEFAULTS, virtual_servers: ['tcp:not-an-address'] }, { log: undefined as never, section: 'inputs.ip_vs_conn', intervalNs: 1n, oneShot: false }), /virtual_servers/);
+  assert.throws(() => plugin.create({ ...DEFAULT_OPTIONS, virtual_servers: ['tcp:not-an-address'] }, { log: undefined as never, section: 'inputs.ip_vs_conn', intervalNs: 1n, oneShot: false }), /virtual_servers/);
 });
 
 test('field docs name every field the metrics carry', () => {

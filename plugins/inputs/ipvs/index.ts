@@ -6,8 +6,9 @@
  */
 import { readAsset } from '../../../core/assets';
 import type { InputPlugin } from '../../../core/plugin';
-import { measurements } from './docs';
-import { IpvsInput, type IpvsOptions } from './input';
+import { IpvsInput } from './input';
+import { measurements } from './measurements';
+import type { IpvsOptions } from './options';
 import schema from './schema.json';
 
 const plugin: InputPlugin<IpvsOptions> = {

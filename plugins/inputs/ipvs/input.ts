@@ -13,28 +13,9 @@ import { withNetns } from '../../../core/netlink/netns';
 import type { Accumulator, Input, PluginContext } from '../../../core/plugin';
 import { protocolName, realServerMetric, serviceSeries, serviceTags, virtualServerMetric, type IpvsSeries } from './metrics';
 import { SeriesCache } from '../../../core/series_cache';
+import { DEFAULT_OPTIONS, type IpvsOptions } from './options';
 import { readIpvsSysctls } from './sysctl';
 import { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
-
-export interface IpvsOptions {
-  namespace: string;
-  virtual_servers: string[];
-  virtual_servers_exclude: string[];
-  collect_real_servers: boolean;
-  collect_sysctls: boolean;
-  load_module: boolean;
-  connections: number;
-}
-
-export const DEFAULT_OPTIONS: IpvsOptions = {
-  namespace: '',
-  virtual_servers: [],
-  virtual_servers_exclude: [],
-  collect_real_servers: true,
-  collect_sysctls: false,
-  load_module: false,
-  connections: 1,
-};
 
 export class IpvsInput implements Input {
   private readonly opts: IpvsOptions;

@@ -11,7 +11,7 @@ import { parseAddress } from '../../../core/ipvs/address';
 import { emptyStats } from '../../../core/ipvs/decode';
 import type { RealServer, VirtualService } from '../../../core/ipvs/types';
 import { FieldType, type Metric } from '../../../core/metric';
-import type { Accumulator } from '../../../core/plugin';
+import { TestAccumulator } from '../../../test/support/accumulator';
 import { LineProtocolSerializer } from '../../../core/serializers/influx';
 import plugin from './index';
 import { IpvsInput } from './input';
@@ -19,29 +19,8 @@ import { realServerMetric, serviceSeries, serviceTags, virtualServerMetric, type
 import { SeriesCache } from '../../../core/series_cache';
 import { VirtualServerFilter, VsFilterError } from '../../../core/ipvs/vsfilter';
 
-class TestAccumulator implements Accumulator {
-  metrics: Metric[] = [];
-  errors: string[] = [];
-  readonly time = 1_700_000_000_000_000_000n;
-  addFields(): void {
-    throw new Error('unexpected addFields');
-  }
-  addGauge(): void {
-    throw new Error('unexpected addGauge');
-  }
-  addCounter(): void {
-    throw new Error('unexpected addCounter');
-  }
-  addHistogram(): void {
-    throw new Error('unexpected addHistogram');
-  }
-  addMetric(m: Metric): void {
-    this.metrics.push(m);
-  }
-  addError(err: unknown): void {
-    this.errors.push(err instanceof Error ? err.message : String(err));
-  }
-}
+/** The ipvs input builds its metrics itself (addMetric): any other accumulator call is a failure. */
+const testAccumulator = (): TestAccumulator => new TestAccumulator({ time: 1_700_000_000_000_000_000n, metricsOnly: true });
 
 function vs(over: Partial<VirtualService>): VirtualService {
   return {
@@ -88,7 +67,7 @@ const hostHasIpvs = fs.existsSync('/proc/net/ip_vs') || fs.existsSync('/sys/modu
 describe('IPVS absent on the host', () => {
   test('one clear error line, no metrics, module not loaded', { skip: hostHasIpvs && 'this host has IPVS loaded' }, async () => {
     const input = plugin.create({ namespace: '', virtual_servers: [], virtual_servers_exclude: [], collect_real_servers: true, collect_sysctls: true, load_module: false, connections: 4 }, undefined as never);
-    const acc = new TestAccumulator();
+    const acc = testAccumulator();
     await input.gather(acc);
     await input.gather(acc);
     assert.deepEqual(acc.metrics, []);
@@ -103,7 +82,7 @@ describe('IPVS absent on the host', () => {
   const ipvsModuleExists = spawnSync('modinfo', ['ip_vs'], { stdio: 'ignore' }).status === 0;
   test('load_module = true on a kernel without IPVS: one line, no crash', { skip: (hostHasIpvs || ipvsModuleExists) && 'an ip_vs module exists here (would be loaded)' }, async () => {
     const input = new IpvsInput({ load_module: true });
-    const acc = new TestAccumulator();
+    const acc = testAccumulator();
     await input.gather(acc);
     assert.deepEqual(acc.metrics, []);
     assert.equal(acc.errors.length, 1);

@@ -3,7 +3,8 @@
  * Virtual server 10.10.0.1:80 has three HTTP real servers; 10.10.0.2:80 has
  * one that never answers, one answering 500 and one answering 401; a network
  * namespace `ns1` in the guest holds its own virtual server. The driver
- * (lab/driver.ts) runs the input in the guest and prints what it emitted.
+ * (test/support/inputs/ipvs_probe/lab/driver.ts) runs the input in the guest
+ * and prints what it emitted.
  * Needs root and a lab backend (QEMU or user-mode Linux): skipped otherwise, failed when
  * CI=true.
  */
@@ -23,7 +24,7 @@ interface Gathered {
   sinceStopMs?: number;
 }
 
-const driver = 'dist/plugins/inputs/ipvs_probe/lab/driver.js';
+const driver = 'dist/test/support/inputs/ipvs_probe/lab/driver.js';
 const netTool = 'dist/test/lab/guest/net.js';
 
 function byAddress(rows: Row[]): Map<string, Row> {

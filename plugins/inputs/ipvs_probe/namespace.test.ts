@@ -11,10 +11,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { CaptureLogger } from '../../../test/support/capture-log';
+import { skipOrFail } from '../../../test/support/skip';
 import plugin from './index';
 import { DEFAULT_OPTIONS, type IpvsProbeOptions } from './options';
 import { connectTcp, socketFd } from './socket';
-import { CollectingAccumulator, field } from './testservers';
+import { fieldValue, TestAccumulator } from '../../../test/support/accumulator';
 
 const NS = `lvsagent-probe-${process.pid}`;
 const NS_ADDR = '127.0.0.1';
@@ -66,15 +67,14 @@ describe('namespace', () => {
     }
   });
 
-  const skipOrFail = (t: { skip(m: string): void }): boolean => {
+  const skipped = (t: { skip(m: string): void }): boolean => {
     if (!missing) return false;
-    if (process.env.CI === 'true') throw new Error(`namespace test prerequisite missing in CI: ${missing}`);
-    t.skip(missing);
+    skipOrFail(t, missing);
     return true;
   };
 
   test('connectTcp creates the fd inside withNetns; a plain net.connect would not', async (t) => {
-    if (skipOrFail(t)) return;
+    if (skipped(t)) return;
     const { withNetns } = require('../../../core/netlink/netns') as typeof import('../../../core/netlink/netns');
     const outcome = (s: import('node:net').Socket): Promise<string> =>
       new Promise((resolve) => {
@@ -92,21 +92,21 @@ describe('namespace', () => {
   });
 
   test('probes reach an address that exists only inside the namespace', async (t) => {
-    if (skipOrFail(t)) return;
-    const run = async (namespace: string): Promise<CollectingAccumulator> => {
+    if (skipped(t)) return;
+    const run = async (namespace: string): Promise<TestAccumulator> => {
       const options: IpvsProbeOptions = { ...DEFAULT_OPTIONS, namespace, probe: 'http', path: '/', timeout: '1s', targets: [`${NS_ADDR}:${port}`] };
       const input = plugin.create(options, { log: new CaptureLogger(), section: 'inputs.ipvs_probe', intervalNs: 5_000_000_000n, oneShot: false });
-      const acc = new CollectingAccumulator();
+      const acc = new TestAccumulator();
       await input.gather(acc);
       await input.stop?.();
       return acc;
     };
-    const inside = (await run(NS)).named('ipvs_probe')[0];
+    const inside = (await run(NS)).find('ipvs_probe')[0];
     assert.equal(inside.getTag('result'), 'success');
-    assert.equal(field(inside, 'http_response_code'), 200);
+    assert.equal(fieldValue(inside, 'http_response_code'), 200);
     assert.equal(inside.getTag('namespace'), NS);
     // From the agent's own namespace the address is not reachable at all.
-    const outside = (await run('')).named('ipvs_probe')[0];
+    const outside = (await run('')).find('ipvs_probe')[0];
     assert.equal(outside.getTag('result'), 'connection_refused');
     assert.equal(outside.getTag('namespace'), undefined);
   });

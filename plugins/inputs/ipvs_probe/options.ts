@@ -1,58 +1,42 @@
-/** The plugin's options (after schema defaults) and their conversion into a probe spec. */
-import { MAX_TIMER_MS } from '../../../core/timers';
+/** Options of inputs.ipvs_probe, typed from schema.json, and their conversion into a probe spec. */
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 import { parseDuration } from '../../../core/config/duration';
-import type { ProbeKind, ProbeSpec } from './probe';
-import { parseStaticTarget } from './target';
 import { VirtualServerFilter } from '../../../core/ipvs/vsfilter';
+import { schemaDefaults, type SchemaOptions } from '../../../core/options';
+import { MAX_TIMER_MS } from '../../../core/timers';
+import type { ProbeKind, ProbeSpec } from './probe';
+import schema from './schema.json';
+import { parseStaticTarget } from './target';
 
-export interface IpvsProbeOptions {
-  targets: string[];
-  virtual_servers: string[];
-  virtual_servers_exclude: string[];
-  namespace: string;
-  probe: ProbeKind;
-  port: number;
-  path: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string;
-  healthy_statuses: number[];
-  timeout: string | number;
-  insecure_skip_verify: boolean;
-  tls_server_name: string;
-  tls_ca: string;
-  tls_cert: string;
-  tls_key: string;
-  max_concurrency: number;
-  udp_services: boolean;
-  load_module: boolean;
-}
+export type IpvsProbeOptions = SchemaOptions<
+  typeof schema,
+  {
+    targets: string[];
+    virtual_servers: string[];
+    virtual_servers_exclude: string[];
+    namespace: string;
+    probe: ProbeKind;
+    port: number;
+    path: string;
+    method: string;
+    headers: Record<string, string>;
+    body: string;
+    healthy_statuses: number[];
+    timeout: string | number;
+    insecure_skip_verify: boolean;
+    tls_server_name: string;
+    tls_ca: string;
+    tls_cert: string;
+    tls_key: string;
+    max_concurrency: number;
+    udp_services: boolean;
+    load_module: boolean;
+  }
+>;
 
-export const DEFAULT_OPTIONS: IpvsProbeOptions = {
-  targets: [],
-  virtual_servers: [],
-  virtual_servers_exclude: [],
-  namespace: '',
-  probe: 'tcp',
-  port: 0,
-  path: '/healthz',
-  method: 'GET',
-  headers: {},
-  body: '',
-  healthy_statuses: [],
-  timeout: '5s',
-  insecure_skip_verify: false,
-  tls_server_name: '',
-  tls_ca: '',
-  tls_cert: '',
-  tls_key: '',
-  max_concurrency: 128,
-  udp_services: false,
-  load_module: false,
-};
+export const DEFAULT_OPTIONS: IpvsProbeOptions = schemaDefaults(schema);
 
 export class OptionsError extends Error {}
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { classifyError, Phase, RESULT_CODE, statusHealthy } from './classify';
 import { buildProbeSpec, DEFAULT_OPTIONS, OptionsError, type IpvsProbeOptions } from './options';
 import { startProbe, type ProbeOutcome, type ProbeSpec } from './probe';
-import { closedPort, selfSignedCert, startServer, type Behaviour, type TestServer } from './testservers';
+import { closedPort, selfSignedCert, startServer, type Behaviour, type TestServer } from '../../../test/support/inputs/ipvs_probe/servers';
 
 function spec(over: Partial<IpvsProbeOptions> = {}): ProbeSpec {
   return buildProbeSpec({ ...DEFAULT_OPTIONS, probe: 'http', path: '/', timeout: '2s', ...over });

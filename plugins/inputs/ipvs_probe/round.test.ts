@@ -5,7 +5,8 @@ import type { PluginContext } from '../../../core/plugin';
 import { IpvsProbeInput } from './input';
 import { buildProbeSpec, DEFAULT_OPTIONS, type IpvsProbeOptions } from './options';
 import { runRound } from './round';
-import { CollectingAccumulator, ConnCounter, closedPort, field, startServer, type Behaviour, type TestServer } from './testservers';
+import { fieldValue, TestAccumulator } from '../../../test/support/accumulator';
+import { ConnCounter, closedPort, startServer, type Behaviour, type TestServer } from '../../../test/support/inputs/ipvs_probe/servers';
 
 function makeInput(opts: Partial<IpvsProbeOptions>, intervalMs: number, log = new CaptureLogger('inputs.ipvs_probe')): { input: IpvsProbeInput; log: CaptureLogger } {
   const options: IpvsProbeOptions = { ...DEFAULT_OPTIONS, ...opts };
@@ -127,45 +128,45 @@ describe('round scheduling', () => {
     const counter = new ConnCounter();
     const srv = await many(60, { kind: 'status', status: 200, delayMs: 30 }, counter);
     const { input } = makeInput({ probe: 'http', path: '/', max_concurrency: 8, timeout: '2s', targets: srv.map((s) => `127.0.0.1:${s.port}`) }, 10_000);
-    const acc = new CollectingAccumulator();
+    const acc = new TestAccumulator();
     await input.gather(acc);
     assert.deepEqual(acc.errors, []);
-    const probes = acc.named('ipvs_probe');
+    const probes = acc.find('ipvs_probe');
     assert.equal(probes.length, 60);
-    assert.ok(probes.every((m) => m.getTag('result') === 'success' && field(m, 'up') === 1));
+    assert.ok(probes.every((m) => m.getTag('result') === 'success' && fieldValue(m, 'up') === 1));
     assert.equal(counter.accepted, 60, 'each target probed exactly once');
     assert.ok(counter.maxOpen <= 8, `server saw ${counter.maxOpen} connections at once`);
     assert.ok(counter.maxOpen >= 4, `bound not used (max ${counter.maxOpen})`);
-    const round = acc.named('ipvs_probe_round')[0];
-    assert.equal(field(round, 'probes_started'), 60);
-    assert.equal(field(round, 'probes_not_started'), 0);
-    assert.equal(field(round, 'max_in_flight'), 8);
+    const round = acc.find('ipvs_probe_round')[0];
+    assert.equal(fieldValue(round, 'probes_started'), 60);
+    assert.equal(fieldValue(round, 'probes_not_started'), 0);
+    assert.equal(fieldValue(round, 'max_in_flight'), 8);
   });
 
   test('probes that cannot finish before the deadline are counted, warned about and go first next round', async () => {
     const counter = new ConnCounter();
     const srv = await many(20, { kind: 'silent' }, counter);
     const { input, log } = makeInput({ probe: 'http', max_concurrency: 4, timeout: '200ms', targets: srv.map((s) => `127.0.0.1:${s.port}`) }, 500);
-    const acc = new CollectingAccumulator();
+    const acc = new TestAccumulator();
     const t0 = performance.now();
     await input.gather(acc);
     const elapsed = performance.now() - t0;
     // Without the deadline rule the 5 waves of 200 ms would take 1,000 ms.
     assert.ok(elapsed < 900, `round took ${elapsed} ms for a 500 ms interval`);
-    const round = acc.named('ipvs_probe_round')[0];
-    const started = field(round, 'probes_started') as number;
-    const notStarted = field(round, 'probes_not_started') as number;
+    const round = acc.find('ipvs_probe_round')[0];
+    const started = fieldValue(round, 'probes_started') as number;
+    const notStarted = fieldValue(round, 'probes_not_started') as number;
     assert.equal(started + notStarted, 20);
     assert.ok(notStarted >= 8, `not started ${notStarted}`);
-    const probes = acc.named('ipvs_probe');
+    const probes = acc.find('ipvs_probe');
     assert.equal(probes.length, started, 'one metric per probed pair, none for the not-started');
-    assert.ok(probes.every((m) => m.getTag('result') === 'timeout' && field(m, 'result_code') === 4));
+    assert.ok(probes.every((m) => m.getTag('result') === 'timeout' && fieldValue(m, 'result_code') === 4));
     assert.match(log.text(), new RegExp(`W! ${notStarted} of 20 real servers not probed this round`));
     const probedFirst = new Set(probes.map((m) => m.getTag('port')));
 
-    const acc2 = new CollectingAccumulator();
+    const acc2 = new TestAccumulator();
     await input.gather(acc2);
-    const second = acc2.named('ipvs_probe').map((m) => m.getTag('port'));
+    const second = acc2.find('ipvs_probe').map((m) => m.getTag('port'));
     const skippedBefore = srv.map((s) => String(s.port)).filter((p) => !probedFirst.has(p));
     // The first round's leftovers are started first (as many as fit).
     const firstWaves = skippedBefore.slice(0, second.length);
@@ -177,32 +178,32 @@ describe('round scheduling', () => {
     const { input } = makeInput({ probe: 'tcp', timeout: '1s', targets: [`127.0.0.1:${port}`] }, 5000);
     const values: unknown[] = [];
     for (let i = 0; i < 3; i++) {
-      const acc = new CollectingAccumulator();
+      const acc = new TestAccumulator();
       await input.gather(acc);
-      const m = acc.named('ipvs_probe')[0];
+      const m = acc.find('ipvs_probe')[0];
       assert.equal(m.getTag('result'), 'connection_refused');
-      assert.equal(field(m, 'up'), 0);
-      values.push(field(m, 'consecutive_failures'));
+      assert.equal(fieldValue(m, 'up'), 0);
+      values.push(fieldValue(m, 'consecutive_failures'));
     }
     assert.deepEqual(values, [1, 2, 3]);
     const s = await startServer({ kind: 'silent' }, { port });
     servers.push(s);
-    const acc = new CollectingAccumulator();
+    const acc = new TestAccumulator();
     await input.gather(acc);
-    const m = acc.named('ipvs_probe')[0];
+    const m = acc.find('ipvs_probe')[0];
     assert.equal(m.getTag('result'), 'success');
-    assert.equal(field(m, 'consecutive_failures'), 0);
+    assert.equal(fieldValue(m, 'consecutive_failures'), 0);
     assert.deepEqual(m.tags(), { address: '127.0.0.1', address_family: 'inet', port: String(port), result: 'success' });
     assert.equal(m.getField('http_response_code'), undefined, 'tcp probes have no HTTP status');
   });
 
   test('unresolvable static host names report dns_error', async () => {
     const { input } = makeInput({ probe: 'tcp', timeout: '1s', targets: ['no-such-host.invalid:80'] }, 5000);
-    const acc = new CollectingAccumulator();
+    const acc = new TestAccumulator();
     await input.gather(acc);
-    const m = acc.named('ipvs_probe')[0];
+    const m = acc.find('ipvs_probe')[0];
     assert.equal(m.getTag('result'), 'dns_error');
-    assert.equal(field(m, 'result_code'), 5);
+    assert.equal(fieldValue(m, 'result_code'), 5);
     assert.equal(m.getTag('address'), 'no-such-host.invalid');
   });
 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as zlib from 'node:zlib';
-import { assetPath } from '../../../core/assets';
+import { sourcePath } from '../../../test/support/paths';
 import { float, int, Metric, uint } from '../../../core/metric';
 import { PartialWriteError } from '../../../core/plugin';
 import { CaptureLogger, outputContext } from '../../../test/support/capture-log';
@@ -369,7 +369,7 @@ describe('outputs.influxdb (local HTTP server: request shape and status handling
   });
 
   test('https with a private CA and a client certificate; insecure_skip_verify', async () => {
-    const td = (f: string) => assetPath(__dirname, 'testdata', f);
+    const td = (f: string) => sourcePath(__dirname, 'testdata', f);
     const bodies: string[] = [];
     const srv = https.createServer(
       { cert: fs.readFileSync(td('server.crt')), key: fs.readFileSync(td('server.key')), ca: fs.readFileSync(td('ca.crt')), requestCert: true, rejectUnauthorized: true },

@@ -10,7 +10,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { assetPath } from '../../../core/assets';
+import { sourcePath } from '../../../test/support/paths';
 import { FieldType, int, Metric, TagSet, uint } from '../../../core/metric';
 import type { MeasurementDoc } from '../../../core/plugin';
 import { CaptureLogger, outputContext } from '../../../test/support/capture-log';
@@ -332,7 +332,7 @@ describe('outputs.prometheus_client HTTP endpoint', () => {
   });
 
   test('TLS with required client certificates (tls_allowed_cacerts)', async () => {
-    const td = (f: string) => assetPath(__dirname, 'testdata', f);
+    const td = (f: string) => sourcePath(__dirname, 'testdata', f);
     const { out } = make({ tls_cert: td('server.crt'), tls_key: td('server.key'), tls_allowed_cacerts: [td('ca.crt')] });
     await out.connect();
     await out.write([Metric.from('m', {}, { v: int(5) }, T)]);

@@ -1,23 +1,20 @@
 /**
- * Test support: a throw-away network namespace with conntrack active
- * (test-lab recipe: an nftables rule matching `ct state` makes the kernel
- * track the namespace's traffic), accounting and timestamps on.
+ * A throw-away network namespace with conntrack active, for the conntrack
+ * input's integration tests, benches and the remote-write test: an nftables
+ * rule matching `ct state` makes the kernel track the namespace's traffic;
+ * accounting and timestamps are on unless asked otherwise. Traffic comes from
+ * traffic.ts run inside the namespace.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { loadBinding } from '../../../core/netlink/binding';
-import * as fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { loadBinding } from '../../../../core/netlink/binding';
+import { kernelTestBlocker, netnsName, TestNetns } from '../../kernel';
+import { skipReason } from '../../skip';
 
-/** Why root-only tests cannot run here, or undefined when they can. */
-export function labUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, nftables, ctnetlink)';
-  for (const tool of ['ip', 'nft', 'conntrack']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `needs the ${tool} command`;
-    }
-  }
+/** Why the conntrack integration tests cannot run here (root, ip, nft, conntrack, the native binding), or undefined when they can. */
+export function conntrackTestBlocker(): string | undefined {
+  const blocker = kernelTestBlocker(['ip', 'nft', 'conntrack']);
+  if (blocker) return blocker;
   try {
     loadBinding();
   } catch (err) {
@@ -26,42 +23,23 @@ export function labUnavailable(): string | undefined {
   return undefined;
 }
 
-/** For `test(..., { skip: labSkip() })`: a skip reason, or a failure under CI. */
-export function labSkip(): string | false {
-  const why = labUnavailable();
-  if (!why) return false;
-  if (process.env.CI === 'true') throw new Error(`conntrack integration test cannot run under CI: ${why}`);
-  return `skipped: ${why}`;
+/** For `describe(..., { skip })`: a skip reason, or a failure under CI. */
+export function conntrackTestSkip(): string | false {
+  return skipReason(conntrackTestBlocker());
 }
 
-export class TestNamespace {
-  readonly path: string;
-  private constructor(readonly name: string) {
-    this.path = `/var/run/netns/${name}`;
-  }
-
-  static create(prefix = 'lvsct', opts: { accounting?: boolean; timestamps?: boolean } = {}): TestNamespace {
-    const name = `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-    execFileSync('ip', ['netns', 'add', name]);
-    const ns = new TestNamespace(name);
-    try {
-      ns.exec('ip', ['link', 'set', 'lo', 'up']);
+export class ConntrackNamespace extends TestNetns {
+  static override create(prefix = 'lvsct', opts: { accounting?: boolean; timestamps?: boolean } = {}): ConntrackNamespace {
+    return ConntrackNamespace.setUp(new ConntrackNamespace(netnsName(prefix)), (ns) => {
       ns.exec('nft', ['add', 'table', 'inet', 't']);
       ns.exec('nft', ['add', 'chain', 'inet', 't', 'c', '{ type filter hook output priority 0; }']);
       ns.exec('nft', ['add', 'rule', 'inet', 't', 'c', 'ct', 'state', 'new', 'accept']);
       ns.sysctl('nf_conntrack_acct', opts.accounting === false ? '0' : '1');
       ns.sysctl('nf_conntrack_timestamp', opts.timestamps === false ? '0' : '1');
-    } catch (err) {
-      ns.destroy();
-      throw err;
-    }
-    return ns;
+    });
   }
 
-  exec(cmd: string, args: string[], input?: string): string {
-    return execFileSync('ip', ['netns', 'exec', this.name, cmd, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
-  }
-
+  /** Sets (with `value`) and reads a net.netfilter sysctl of the namespace. */
   sysctl(name: string, value?: string): string {
     if (value !== undefined) this.exec('sh', ['-c', `echo ${value} > /proc/sys/net/netfilter/${name}`]);
     return this.exec('cat', [`/proc/sys/net/netfilter/${name}`]).trim();
@@ -90,15 +68,6 @@ export class TestNamespace {
   /** `conntrack -L` lines of the namespace. */
   list(extra: string[] = []): string[] {
     return this.exec('conntrack', ['-L', ...extra]).split('\n').filter((l) => l.trim() !== '');
-  }
-
-  destroy(): void {
-    try {
-      execFileSync('ip', ['netns', 'del', this.name], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-    if (fs.existsSync(this.path)) fs.rmSync(this.path, { force: true });
   }
 }
 

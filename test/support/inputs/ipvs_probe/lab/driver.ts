@@ -1,5 +1,5 @@
 /**
- * Runs inside the lab guest (see ../lab.test.ts), with the host's node:
+ * Runs inside the lab guest (see plugins/inputs/ipvs_probe/lab.test.ts), with the host's node:
  *
  *   node driver.js serve KIND@ADDR:PORT...
  *       test servers (KIND: status:200, status:500, status:401, silent); prints "ready".
@@ -9,23 +9,21 @@
  * Without arguments it prints its usage and exits 0.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { makeAjv } from '../../../../core/config/schema';
-import { loadRegistry } from '../../../../core/registry';
-import { CaptureLogger } from '../../../../test/support/capture-log';
-import type { Metric } from '../../../../core/metric';
-import plugin from '../index';
-import { DEFAULT_OPTIONS, type IpvsProbeOptions } from '../options';
-import { CollectingAccumulator, startServer, type Behaviour } from '../testservers';
+import { makeAjv } from '../../../../../core/config/schema';
+import type { Metric } from '../../../../../core/metric';
+import { loadRegistry } from '../../../../../core/registry';
+import plugin from '../../../../../plugins/inputs/ipvs_probe/index';
+import { DEFAULT_OPTIONS, type IpvsProbeOptions } from '../../../../../plugins/inputs/ipvs_probe/options';
+import { plainMetric, TestAccumulator, type PlainMetric } from '../../../accumulator';
+import { CaptureLogger } from '../../../capture-log';
+import { startServer, type Behaviour } from '../servers';
 
 const INTERVAL_MS = 2000;
 
-interface Row {
-  tags: Record<string, string>;
-  fields: Record<string, unknown>;
-}
+type Row = PlainMetric;
 
 function rows(ms: Metric[]): Row[] {
-  return ms.map((m) => ({ tags: m.tags(), fields: Object.fromEntries(m.fields.map((f) => [f.key, typeof f.value === 'bigint' ? Number(f.value) : f.value])) }));
+  return ms.map(plainMetric);
 }
 
 /** Starts servers given as KIND@ADDR:PORT (one process for several keeps guest start-up time down). */
@@ -57,12 +55,12 @@ function sleep(ms: number): Promise<void> {
 async function gather(options: Partial<IpvsProbeOptions>): Promise<{ probes: Row[]; round: Row[]; errors: string[]; log: string[]; ms: number }> {
   const log = new CaptureLogger('inputs.ipvs_probe');
   const input = plugin.create({ ...DEFAULT_OPTIONS, ...options }, { log, section: 'inputs.ipvs_probe', intervalNs: BigInt(INTERVAL_MS) * 1_000_000n, oneShot: false });
-  const acc = new CollectingAccumulator();
+  const acc = new TestAccumulator();
   const t0 = performance.now();
   await input.gather(acc);
   const ms = performance.now() - t0;
   await input.stop?.();
-  return { probes: rows(acc.named('ipvs_probe')), round: rows(acc.named('ipvs_probe_round')), errors: acc.errors, log: log.lines, ms };
+  return { probes: rows(acc.find('ipvs_probe')), round: rows(acc.find('ipvs_probe_round')), errors: acc.errors, log: log.lines, ms };
 }
 
 /** One gather of inputs.ipvs (found through the registry, as the agent finds it), for the join. */
@@ -73,11 +71,11 @@ async function ipvsRealServers(): Promise<Row[]> {
   makeAjv().compile(p.schema)(options);
   const input = p.create(options, { log: new CaptureLogger('inputs.ipvs'), section: 'inputs.ipvs', intervalNs: BigInt(INTERVAL_MS) * 1_000_000n, oneShot: false });
   await input.init?.();
-  const acc = new CollectingAccumulator();
+  const acc = new TestAccumulator();
   await input.gather(acc);
   await input.stop?.();
   if (acc.errors.length) throw new Error(acc.errors.join('; '));
-  return rows(acc.named('ipvs_real_server'));
+  return rows(acc.find('ipvs_real_server'));
 }
 
 async function scenario(): Promise<void> {
@@ -109,9 +107,9 @@ async function scenario(): Promise<void> {
   const rounds: { probes: Row[]; round: Row[]; errors: string[]; ms: number; sinceStopMs?: number }[] = [];
   const round = async (sinceStop?: number): Promise<number> => {
     const started = performance.now();
-    const acc = new CollectingAccumulator();
+    const acc = new TestAccumulator();
     await input.gather(acc);
-    rounds.push({ probes: rows(acc.named('ipvs_probe')), round: rows(acc.named('ipvs_probe_round')), errors: acc.errors, ms: performance.now() - started, sinceStopMs: sinceStop === undefined ? undefined : performance.now() - sinceStop });
+    rounds.push({ probes: rows(acc.find('ipvs_probe')), round: rows(acc.find('ipvs_probe_round')), errors: acc.errors, ms: performance.now() - started, sinceStopMs: sinceStop === undefined ? undefined : performance.now() - sinceStop });
     return started;
   };
 

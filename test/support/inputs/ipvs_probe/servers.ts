@@ -1,15 +1,14 @@
 /**
- * Loopback servers with known misbehaviours, for the probe tests and the
- * benchmark: each answers in one specific way so the probe's classification
- * can be checked against a real socket exchange.
+ * Loopback servers with known misbehaviours, for the ipvs_probe tests, its
+ * lab driver and its benchmark: each answers in one specific way so the
+ * probe's classification can be checked against a real socket exchange.
  */
 import * as fs from 'node:fs';
-import { OpensslUnavailable, selfSignedCert as sharedSelfSignedCert } from '../../../test/support/tls';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { assetPath } from '../../../core/assets';
-import { Metric, nowNs, type FieldInit, type Tags } from '../../../core/metric';
-import type { Accumulator } from '../../../core/plugin';
+import { repoRoot } from '../../paths';
+import { OpensslUnavailable, selfSignedCert as sharedSelfSignedCert } from '../../tls';
 
 export type Behaviour =
   | { kind: 'status'; status: number; delayMs?: number }
@@ -141,9 +140,11 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
+const TESTDATA = path.join(repoRoot, 'plugins', 'inputs', 'ipvs_probe', 'testdata');
+
 /**
  * A self-signed certificate for `probe.test` and 127.0.0.1: made with openssl
- * when it is installed, else the test-only pair in testdata/.
+ * when it is installed, else the test-only pair in the plugin's testdata/.
  */
 export function selfSignedCert(): { key: Buffer; cert: Buffer; generated: boolean } {
   try {
@@ -152,41 +153,9 @@ export function selfSignedCert(): { key: Buffer; cert: Buffer; generated: boolea
   } catch (err) {
     if (!(err instanceof OpensslUnavailable)) throw err;
     return {
-      key: fs.readFileSync(assetPath(__dirname, 'testdata', 'selfsigned.key')),
-      cert: fs.readFileSync(assetPath(__dirname, 'testdata', 'selfsigned.crt')),
+      key: fs.readFileSync(path.join(TESTDATA, 'selfsigned.key')),
+      cert: fs.readFileSync(path.join(TESTDATA, 'selfsigned.crt')),
       generated: false,
     };
   }
-}
-
-/** Collects what the input hands over. */
-export class CollectingAccumulator implements Accumulator {
-  readonly metrics: Metric[] = [];
-  readonly errors: string[] = [];
-  readonly time = nowNs();
-  addFields(m: string, f: Record<string, FieldInit>, t: Tags = {}, time?: bigint): void {
-    this.metrics.push(Metric.from(m, t, f, time ?? this.time));
-  }
-  addGauge(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
-    this.addFields(m, f, t, time);
-  }
-  addCounter(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
-    this.addFields(m, f, t, time);
-  }
-  addHistogram(m: string, f: Record<string, FieldInit>, t?: Tags, time?: bigint): void {
-    this.addFields(m, f, t, time);
-  }
-  addMetric(m: Metric): void {
-    this.metrics.push(m);
-  }
-  addError(err: unknown): void {
-    this.errors.push(String((err as Error)?.message ?? err));
-  }
-  named(name: string): Metric[] {
-    return this.metrics.filter((m) => m.name === name);
-  }
-}
-
-export function field(m: Metric, key: string): unknown {
-  return m.getField(key)?.value;
 }

@@ -1,5 +1,5 @@
 /**
- * Guest side of the real-kernel lab test (lab.test.ts): runs the plugin
+ * Guest side of the real-kernel lab test (plugins/inputs/ip_vs_conn/lab.test.ts): runs the plugin
  * inside the lab guest between real connections and prints one JSON document
  * with its metrics, `ipvsadm -Lnc` taken just before and just after each
  * gather, and what the clients saw.
@@ -16,34 +16,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Metric } from '../../../../core/metric';
-import type { Accumulator } from '../../../../core/plugin';
-import { Logger } from '../../../../core/log';
-import { IpVsConnInput } from '../index';
-
-interface PlainMetric {
-  name: string;
-  tags: Record<string, string>;
-  fields: Record<string, number | string | boolean>;
-}
-
-class Collect implements Accumulator {
-  metrics: PlainMetric[] = [];
-  errors: string[] = [];
-  readonly time = BigInt(Date.now()) * 1_000_000n;
-  addFields(): void {}
-  addGauge(): void {}
-  addCounter(): void {}
-  addHistogram(): void {}
-  addMetric(m: Metric): void {
-    const fields: PlainMetric['fields'] = {};
-    for (const f of m.fields) fields[f.key] = typeof f.value === 'bigint' ? Number(f.value) : f.value;
-    this.metrics.push({ name: m.name, tags: m.tags(), fields });
-  }
-  addError(e: unknown): void {
-    this.errors.push(String(e));
-  }
-}
+import { Logger } from '../../../../../core/log';
+import { IpVsConnInput } from '../../../../../plugins/inputs/ip_vs_conn/input';
+import { plainMetric, TestAccumulator, type PlainMetric } from '../../../accumulator';
 
 const TRAFFIC = path.join(__dirname, 'guest-traffic.js');
 
@@ -58,11 +33,11 @@ function lnc(ns?: string): string {
 }
 
 async function pass(input: IpVsConnInput, label: string, ns?: string): Promise<{ label: string; before: string; after: string; metrics: PlainMetric[]; errors: string[] }> {
-  const acc = new Collect();
+  const acc = new TestAccumulator();
   const before = lnc(ns);
   await input.gather(acc);
   const after = lnc(ns);
-  return { label, before, after, metrics: acc.metrics, errors: acc.errors };
+  return { label, before, after, metrics: acc.metrics.map(plainMetric), errors: acc.errors };
 }
 
 const BURST_TARGET = '10.10.0.1:53';

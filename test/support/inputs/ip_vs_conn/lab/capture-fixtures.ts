@@ -3,21 +3,21 @@
  * committed uml-6.1-* files came from LAB_BACKEND=uml), builds
  * IPVS services of every kind, leaves connections in many states, then saves
  * /proc/net/ip_vs_conn and, right after, `ipvsadm -Lnc` (the oracle the parser
- * test compares with). Run as root after `npx tsc -p .`:
+ * test compares with). Run as root after `npm run build`:
  *
- *   node dist/plugins/inputs/ip_vs_conn/lab/capture-fixtures.js
+ *   node dist/test/support/inputs/ip_vs_conn/lab/capture-fixtures.js
  *
  * Needs python3 on the host for SCTP and SO_MARK traffic (Node has neither).
  * Not part of `npm test`: the fixtures are committed.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { assetPath } from '../../../../core/assets';
-import { assertCompleted, isLabAvailable, runGuest } from '../../../../test/lab/lab';
+import { assertCompleted, isLabAvailable, runGuest } from '../../../../lab/lab';
+import { repoRoot } from '../../../paths';
 
 const NET = 'dist/test/lab/guest/net.js';
-const TRAFFIC = 'dist/plugins/inputs/ip_vs_conn/lab/guest-traffic.js';
-const PY = `python3 ${assetPath(__dirname, 'capture-helpers.py')}`;
+const TRAFFIC = 'dist/test/support/inputs/ip_vs_conn/lab/guest-traffic.js';
+const PY = `python3 ${path.join(repoRoot, 'test', 'support', 'inputs', 'ip_vs_conn', 'lab', 'capture-helpers.py')}`;
 
 export const CAPTURE_SETUP = `
   ip link add d0 type dummy && ip link set d0 up
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   for (const [name, s] of Object.entries(r.steps)) {
     if (s.code !== 0) process.stderr.write(`step ${name} exited ${s.code}: ${s.stderr.trim()}\n`);
   }
-  const dir = assetPath(__dirname, '..', 'testdata');
+  const dir = path.join(repoRoot, 'plugins', 'inputs', 'ip_vs_conn', 'testdata');
   fs.writeFileSync(path.join(dir, 'uml-6.1-ip_vs_conn.txt'), r.files['conn.txt']);
   fs.writeFileSync(path.join(dir, 'uml-6.1-ipvsadm-Lnc.txt'), r.files['lnc.txt']);
   process.stdout.write(`kernel ${r.files['kernel.txt'].trim()}: ${r.files['conn.txt'].split('\n').length - 2} rows written to ${dir}\n`);

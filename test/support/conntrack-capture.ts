@@ -1,6 +1,6 @@
 /**
- * Captures real ctnetlink datagrams into this folder for the decoder tests
- * (run as root: `node dist/core/conntrack/testdata/capture.js`). Creates a
+ * Captures real ctnetlink datagrams into core/conntrack/testdata/ for the
+ * decoder tests (run as root: `node dist/test/support/conntrack-capture.js`). Creates a
  * namespace, subscribes to events, makes one TCP/IPv4, one UDP/IPv4 and one
  * TCP/IPv6 flow, dumps the table (and records `conntrack -L` beside it),
  * reads the statistics, flushes the table (DESTROY events) and writes:
@@ -10,11 +10,11 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sourceDir } from '../../assets';
-import { NETLINK_NETFILTER } from '../../netlink/constants';
-import { NetlinkSocket } from '../../netlink/socket';
-import * as C from '../constants';
-import { buildDumpRequest, buildStatsCpuRequest, buildStatsRequest } from '../encode';
+import * as C from '../../core/conntrack/constants';
+import { buildDumpRequest, buildStatsCpuRequest, buildStatsRequest } from '../../core/conntrack/encode';
+import { NETLINK_NETFILTER } from '../../core/netlink/constants';
+import { NetlinkSocket } from '../../core/netlink/socket';
+import { repoRoot } from './paths';
 
 const NS = `ctcapture-${process.pid}`;
 const ipns = (...args: string[]): string => execFileSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8' });
@@ -38,7 +38,7 @@ const net = require('net'), dgram = require('dgram');
 `;
 
 async function main(): Promise<void> {
-  const out = sourceDir(__dirname);
+  const out = path.join(repoRoot, 'core', 'conntrack', 'testdata');
   execFileSync('ip', ['netns', 'add', NS]);
   try {
     ipns('ip', 'link', 'set', 'lo', 'up');
@@ -81,7 +81,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
