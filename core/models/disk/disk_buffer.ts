@@ -60,7 +60,7 @@ export interface DiskBufferOptions {
   /** Registers one of the buffer's `internal_write` fields. */
   stat?: (field: string) => Stat;
   segmentBytes?: number;
-  /** Metric objects kept decoded (at least two batches). */
+  /** Metric objects kept decoded (at least two batches, the default). */
   cacheMetrics?: number;
   /** Metrics held in memory while the log cannot be written. */
   memoryMetrics?: number;
@@ -70,7 +70,14 @@ export interface DiskBufferOptions {
 }
 
 export const DEFAULT_SEGMENT_BYTES = 16 << 20;
-const DEFAULT_CACHE_METRICS = 20_000;
+/**
+ * Extra decoded metrics kept beyond the current and next batch. None: keeping
+ * 20,000 cost 13-40 MB of RSS while a backlog drained (they are promoted to
+ * the old generation) and halved the rate of filling the log, and the
+ * throughput into InfluxDB was the same with every batch read back from disk
+ * (bench/disk_buffer.ts, disk-cold).
+ */
+const DEFAULT_CACHE_METRICS = 0;
 const DEFAULT_MEMORY_METRICS = 10_000;
 /** Segments are at most this part of their filesystem, so a small one is given back in pieces while it drains. */
 const SEGMENTS_PER_FILESYSTEM = 16;
